@@ -1,0 +1,365 @@
+//! The reactor: one mio `Poll` per runtime and the registration API that
+//! fibra-net builds its sockets on.
+//!
+//! Sources are registered edge-triggered. Each keeps a readiness word (the
+//! ready bits plus a counter bumped on every event) and separate reader and
+//! writer waiter lists, so one coroutine can read while another writes.
+//! [`Registration::do_io`] is the single choke point every socket operation
+//! goes through: try the syscall, and on `WouldBlock` clear the readiness
+//! (only if no event arrived since it was read) and park until the next
+//! event, the deadline, or cancellation.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use mio::event::Source;
+use mio::{Interest, Token};
+use slab::Slab;
+
+use crate::scheduler::{self, Shared};
+use crate::task::{self, Unparker};
+
+const READABLE: usize = 1;
+const WRITABLE: usize = 1 << 1;
+const READ_CLOSED: usize = 1 << 2;
+const WRITE_CLOSED: usize = 1 << 3;
+const ERROR: usize = 1 << 4;
+const READY_MASK: usize = 0x1f;
+const TICK: usize = 1 << 5;
+
+/// The token mio wakes the poll with (never a slab index).
+pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+
+/// Which way a coroutine waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Waiting until the source can be read (or is closed, or has an error).
+    Read,
+    /// Waiting until the source can be written (or is closed, or has an error).
+    Write,
+}
+
+impl Direction {
+    fn mask(self) -> usize {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED | ERROR,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
+        }
+    }
+}
+
+/// Per-source state shared between the reactor and waiting coroutines.
+pub(crate) struct IoSource {
+    readiness: AtomicUsize,
+    closed: AtomicBool,
+    readers: Mutex<Vec<Unparker>>,
+    writers: Mutex<Vec<Unparker>>,
+    gen: u32,
+}
+
+impl IoSource {
+    fn wake(&self, dir: Direction) {
+        let list = match dir {
+            Direction::Read => &self.readers,
+            Direction::Write => &self.writers,
+        };
+        let waiters = std::mem::take(&mut *list.lock().unwrap_or_else(|e| e.into_inner()));
+        for w in waiters {
+            w.unpark();
+        }
+    }
+
+    fn set_ready(&self, bits: usize) {
+        let _ = self
+            .readiness
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
+                Some(((r | bits) & READY_MASK) | ((r & !READY_MASK).wrapping_add(TICK)))
+            });
+        if bits & Direction::Read.mask() != 0 {
+            self.wake(Direction::Read);
+        }
+        if bits & Direction::Write.mask() != 0 {
+            self.wake(Direction::Write);
+        }
+    }
+
+    /// Clears `dir`'s bits unless an event arrived after `seen` was read.
+    fn clear(&self, seen: usize, dir: Direction) {
+        let bits = match dir {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        };
+        let _ = self.readiness.compare_exchange(
+            seen,
+            seen & !bits,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// The sources of one runtime, by token.
+pub(crate) struct Sources {
+    slab: Mutex<(Slab<Arc<IoSource>>, u32)>,
+}
+
+impl Sources {
+    pub(crate) fn new() -> Sources {
+        Sources {
+            slab: Mutex::new((Slab::new(), 0)),
+        }
+    }
+
+    fn insert(&self) -> (Arc<IoSource>, Token) {
+        let mut guard = self.slab.lock().unwrap_or_else(|e| e.into_inner());
+        let (slab, gen) = &mut *guard;
+        *gen = gen.wrapping_add(1);
+        let src = Arc::new(IoSource {
+            // Assume ready: the first operation goes straight to the syscall.
+            readiness: AtomicUsize::new(READABLE | WRITABLE),
+            closed: AtomicBool::new(false),
+            readers: Mutex::new(Vec::new()),
+            writers: Mutex::new(Vec::new()),
+            gen: *gen,
+        });
+        let index = slab.insert(src.clone());
+        (src, token_of(index, *gen))
+    }
+
+    fn remove(&self, token: Token) {
+        let (index, gen) = split_token(token);
+        let mut guard = self.slab.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.0.get(index).is_some_and(|s| s.gen == gen) {
+            guard.0.remove(index);
+        }
+    }
+
+    /// Applies a batch of events.
+    pub(crate) fn dispatch(&self, events: &mio::Events) {
+        let mut ready: Vec<(Arc<IoSource>, usize)> = Vec::new();
+        {
+            let guard = self.slab.lock().unwrap_or_else(|e| e.into_inner());
+            for ev in events.iter() {
+                if ev.token() == WAKER_TOKEN {
+                    continue;
+                }
+                let (index, gen) = split_token(ev.token());
+                let Some(src) = guard.0.get(index).filter(|s| s.gen == gen) else {
+                    continue;
+                };
+                let mut bits = 0;
+                if ev.is_readable() {
+                    bits |= READABLE;
+                }
+                if ev.is_writable() {
+                    bits |= WRITABLE;
+                }
+                if ev.is_read_closed() {
+                    bits |= READ_CLOSED;
+                }
+                if ev.is_write_closed() {
+                    bits |= WRITE_CLOSED;
+                }
+                if ev.is_error() {
+                    bits |= ERROR;
+                }
+                ready.push((src.clone(), bits));
+            }
+        }
+        for (src, bits) in ready {
+            src.set_ready(bits);
+        }
+    }
+
+    /// Wakes every waiter (runtime shutdown) and forgets all sources.
+    pub(crate) fn close_all(&self) {
+        let all: Vec<_> = {
+            let mut guard = self.slab.lock().unwrap_or_else(|e| e.into_inner());
+            guard.0.drain().collect()
+        };
+        for src in all {
+            src.closed.store(true, Ordering::Release);
+            src.set_ready(READY_MASK);
+        }
+    }
+}
+
+fn token_of(index: usize, gen: u32) -> Token {
+    Token((index & 0xffff_ffff) | ((gen as usize) << 32))
+}
+
+fn split_token(t: Token) -> (usize, u32) {
+    (t.0 & 0xffff_ffff, (t.0 >> 32) as u32)
+}
+
+/// A source registered with a runtime's reactor.
+///
+/// Create it with [`Registration::new`] right after creating a non-blocking
+/// mio source, route every operation through [`Registration::do_io`], and
+/// call [`Registration::deregister`] before closing the file descriptor.
+/// Dropping it wakes any coroutine still waiting on it with an error.
+pub struct Registration {
+    rt: Arc<Shared>,
+    src: Arc<IoSource>,
+    token: Token,
+}
+
+impl Registration {
+    /// Registers `source` (already non-blocking) for reads and writes with
+    /// the current runtime (or the global one on a plain thread).
+    ///
+    /// # Errors
+    /// Whatever `epoll_ctl` reports.
+    pub fn new<S: Source + ?Sized>(source: &mut S) -> io::Result<Registration> {
+        Self::with_interest(source, Interest::READABLE | Interest::WRITABLE)
+    }
+
+    /// Like [`Registration::new`] with a chosen interest.
+    ///
+    /// # Errors
+    /// Whatever `epoll_ctl` reports.
+    pub fn with_interest<S: Source + ?Sized>(
+        source: &mut S,
+        interest: Interest,
+    ) -> io::Result<Registration> {
+        let rt = scheduler::current_or_global();
+        let (src, token) = rt.sources.insert();
+        if let Err(e) = rt.registry.register(source, token, interest) {
+            rt.sources.remove(token);
+            return Err(e);
+        }
+        Ok(Registration { rt, src, token })
+    }
+
+    /// Runs `op` until it does not return `WouldBlock`, parking between
+    /// attempts until the source is ready in direction `dir`.
+    ///
+    /// # Errors
+    /// `op`'s own error; `TimedOut` once `deadline` (or the current
+    /// `with_timeout` scope) passes; a canceled error if the coroutine is
+    /// canceled; `NotConnected` if the registration was closed meanwhile.
+    pub fn do_io<R>(
+        &self,
+        dir: Direction,
+        deadline: Option<Instant>,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        loop {
+            let seen = self.src.readiness.load(Ordering::Acquire);
+            if seen & dir.mask() != 0 {
+                match op() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.src.clear(seen, dir);
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted && !task::is_canceled(&e) => {
+                        continue; // EINTR: retry
+                    }
+                    other => return other,
+                }
+            }
+            self.wait(dir, deadline)?;
+        }
+    }
+
+    /// Parks until the source is readable (or closed or errored).
+    ///
+    /// # Errors
+    /// As [`Registration::do_io`].
+    pub fn wait_readable(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.wait_ready(Direction::Read, deadline)
+    }
+
+    /// Parks until the source is writable (or closed or errored).
+    ///
+    /// # Errors
+    /// As [`Registration::do_io`].
+    pub fn wait_writable(&self, deadline: Option<Instant>) -> io::Result<()> {
+        self.wait_ready(Direction::Write, deadline)
+    }
+
+    fn wait_ready(&self, dir: Direction, deadline: Option<Instant>) -> io::Result<()> {
+        loop {
+            if self.src.readiness.load(Ordering::Acquire) & dir.mask() != 0 {
+                return self.check_open();
+            }
+            self.wait(dir, deadline)?;
+        }
+    }
+
+    /// Marks `dir` as not ready, e.g. after a zero-byte peek told nothing.
+    pub fn clear_readiness(&self, dir: Direction) {
+        let seen = self.src.readiness.load(Ordering::Acquire);
+        self.src.clear(seen, dir);
+    }
+
+    fn check_open(&self) -> io::Result<()> {
+        if self.src.closed.load(Ordering::Acquire) {
+            Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "socket was closed while waiting on it",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// One park: registers as a waiter, re-checks, parks, unregisters.
+    fn wait(&self, dir: Direction, deadline: Option<Instant>) -> io::Result<()> {
+        self.check_open()?;
+        let me = task::current_unparker();
+        let list = match dir {
+            Direction::Read => &self.src.readers,
+            Direction::Write => &self.src.writers,
+        };
+        list.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(me.clone());
+        // An event that landed between our readiness check and the push
+        // would have found an empty list: look again before parking.
+        let r = if self.src.readiness.load(Ordering::Acquire) & dir.mask() != 0 {
+            Ok(())
+        } else {
+            task::park_deadline(deadline)
+        };
+        list.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|w| !w.will_unpark(&me));
+        r?;
+        self.check_open()
+    }
+
+    /// Removes `source` from the poll; call before closing its descriptor.
+    /// Waiters are woken and see `NotConnected`.
+    ///
+    /// # Errors
+    /// Whatever `epoll_ctl` reports.
+    pub fn deregister<S: Source + ?Sized>(&self, source: &mut S) -> io::Result<()> {
+        let r = self.rt.registry.deregister(source);
+        self.close();
+        r
+    }
+
+    fn close(&self) {
+        if !self.src.closed.swap(true, Ordering::AcqRel) {
+            self.rt.sources.remove(self.token);
+            self.src.set_ready(READY_MASK);
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("token", &self.token.0)
+            .finish()
+    }
+}

@@ -1,0 +1,57 @@
+//! fibra-runtime: stackful coroutines on a work-stealing scheduler, a mio
+//! reactor, timers and a blocking pool. Code written against it is plain
+//! blocking Rust: a call that would block parks only its coroutine.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! let total = fibra_runtime::run(|| {
+//!     let handles: Vec<_> = (0..10u64)
+//!         .map(|i| fibra_runtime::spawn(move || {
+//!             fibra_runtime::sleep(Duration::from_millis(10));
+//!             i * i
+//!         }))
+//!         .collect();
+//!     handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+//! });
+//! assert_eq!(total, 285);
+//! ```
+//!
+//! The pieces: [`spawn`]/[`JoinHandle`] (like `std::thread`), [`run`] for
+//! `main`, [`runtime::Builder`] for a configured runtime,
+//! [`coroutine::Builder`] for named, sized or pinned coroutines, [`park`] /
+//! [`Unparker`] (the one wake-up primitive everything else is built on),
+//! [`park_deadline`] (the one blocking wait, honouring deadlines and
+//! cancellation), [`time::Timer`], [`io::Registration`] for sockets, and
+//! [`blocking()`] for thread-blocking calls.
+
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
+
+mod blocking;
+pub mod coroutine;
+pub mod io;
+mod park;
+pub mod runtime;
+mod scheduler;
+mod sys;
+mod task;
+pub mod time;
+mod trace;
+
+pub use blocking::blocking;
+pub use runtime::{run, spawn, JoinHandle};
+pub use task::{
+    check_interrupts, current_unparker, effective_deadline, in_coroutine, is_canceled, park,
+    park_deadline, scope_deadline, shield, sleep, sleep_until, with_deadline, with_timeout,
+    yield_now, Canceled, Unparker,
+};
+
+/// Spawns a coroutine running the given expression or block, like Go's `go`
+/// statement: `go!(handle(conn))`. Returns the [`JoinHandle`].
+#[macro_export]
+macro_rules! go {
+    ($($body:tt)*) => {
+        $crate::spawn(move || { $($body)* })
+    };
+}

@@ -1,0 +1,358 @@
+//! Runtimes, their builder, the global runtime, spawning and joining.
+
+use std::any::Any;
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+
+use crate::scheduler::{self, Config, Shared};
+use crate::sys::stack;
+use crate::task::{self, Coroutine, TaskRef, Unparker};
+
+/// Default usable stack size of a coroutine: 256 KiB of address space, of
+/// which only the pages actually touched become resident (a parked
+/// coroutine typically touches one or two). docs/architecture.md records
+/// the measurement behind the figure.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// Configures and starts a [`Runtime`].
+///
+/// ```no_run
+/// let rt = fibra_runtime::runtime::Builder::new().workers(2).build().unwrap();
+/// assert_eq!(rt.block_on(|| 6 * 7), 42);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    workers: Option<usize>,
+    stack_size: usize,
+    pinned: bool,
+    thread_name: String,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// Defaults: one worker per available core, [`DEFAULT_STACK_SIZE`],
+    /// work stealing on, threads named `fibra-worker-N`.
+    pub fn new() -> Builder {
+        Builder {
+            workers: None,
+            stack_size: DEFAULT_STACK_SIZE,
+            pinned: false,
+            thread_name: "fibra-worker".into(),
+        }
+    }
+
+    /// Number of worker threads (at least 1).
+    pub fn workers(mut self, n: usize) -> Builder {
+        self.workers = Some(n.max(1));
+        self
+    }
+
+    /// Default stack size of coroutines spawned on this runtime, in bytes
+    /// (rounded up to whole pages, at least 16 KiB).
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// Turns work stealing off for the whole runtime: each worker runs its own
+    /// scheduler and every coroutine stays on the worker it was spawned on
+    /// (spawns from outside are spread round-robin).
+    pub fn pinned(mut self, pinned: bool) -> Builder {
+        self.pinned = pinned;
+        self
+    }
+
+    /// Prefix of the worker threads' names.
+    pub fn thread_name(mut self, name: impl Into<String>) -> Builder {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Starts the worker threads.
+    ///
+    /// # Errors
+    /// If the reactor cannot be created or a thread cannot be spawned.
+    pub fn build(self) -> io::Result<Runtime> {
+        let workers = self
+            .workers
+            .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
+        let config = Config {
+            workers,
+            stack_size: stack::round_size(self.stack_size),
+            pinned: self.pinned,
+            thread_name: self.thread_name,
+        };
+        let (shared, deques) = Shared::new(config)?;
+        let mut threads = Vec::with_capacity(workers);
+        for (i, deque) in deques.into_iter().enumerate() {
+            let sh = shared.clone();
+            let t = thread::Builder::new()
+                .name(format!("{}-{i}", shared.config.thread_name))
+                .spawn(move || sh.run_worker(i, deque));
+            match t {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    shutdown(&shared, threads);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Runtime {
+            shared,
+            threads: Mutex::new(threads),
+        })
+    }
+}
+
+/// A set of worker threads running coroutines, with its reactor and timers.
+///
+/// Dropping a runtime stops its workers once their current coroutine
+/// parks or finishes; coroutines still parked then are not resumed again
+/// (their stacks are leaked rather than unwound on a foreign thread).
+pub struct Runtime {
+    pub(crate) shared: Arc<Shared>,
+    threads: Mutex<Vec<thread::JoinHandle<()>>>,
+}
+
+impl Runtime {
+    /// Spawns a coroutine on this runtime.
+    ///
+    /// # Panics
+    /// If no stack can be mapped (see [`crate::coroutine::Builder::spawn`]
+    /// for the fallible form).
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        spawn_on(&self.shared, None, None, false, f).expect("fibra: cannot spawn coroutine")
+    }
+
+    /// Runs `f` as a coroutine on this runtime and blocks the calling thread
+    /// (or parks the calling coroutine) until it returns its value.
+    ///
+    /// # Panics
+    /// Re-raises a panic of `f` in the caller.
+    pub fn block_on<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.spawn(f).join() {
+            Ok(v) => v,
+            Err(p) => panic::resume_unwind(p),
+        }
+    }
+
+    /// Number of coroutines spawned on this runtime that have not finished.
+    pub fn live_coroutines(&self) -> usize {
+        self.shared.live.load(Ordering::Relaxed)
+    }
+
+    /// Number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.shared.config.workers
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        shutdown(&self.shared, threads);
+    }
+}
+
+fn shutdown(shared: &Arc<Shared>, threads: Vec<thread::JoinHandle<()>>) {
+    shared.shutdown.store(true, Ordering::SeqCst);
+    shared.wake_all();
+    let me = thread::current().id();
+    for t in threads {
+        if t.thread().id() != me {
+            let _ = t.join();
+        }
+    }
+    shared.drain();
+}
+
+/// The global runtime, started with default settings on first use.
+pub fn global() -> &'static Runtime {
+    static GLOBAL: OnceLock<Runtime> = OnceLock::new();
+    GLOBAL.get_or_init(|| {
+        Builder::new()
+            .build()
+            .expect("fibra: cannot start the global runtime")
+    })
+}
+
+/// Runs `f` as the root coroutine of the global runtime and returns its
+/// value; the calling thread blocks until then. The usual `main` of a
+/// fibra program.
+///
+/// ```no_run
+/// fn main() {
+///     let answer = fibra_runtime::run(|| {
+///         let h = fibra_runtime::spawn(|| 40);
+///         h.join().unwrap() + 2
+///     });
+///     assert_eq!(answer, 42);
+/// }
+/// ```
+///
+/// # Panics
+/// Re-raises a panic of `f`.
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    global().block_on(f)
+}
+
+/// Spawns a coroutine, like [`std::thread::spawn`]: on the caller's runtime
+/// when called from a coroutine, otherwise on the global runtime.
+///
+/// # Panics
+/// If no stack can be mapped; see [`crate::coroutine::Builder::spawn`].
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    crate::coroutine::Builder::new()
+        .spawn(f)
+        .expect("fibra: cannot spawn coroutine")
+}
+
+pub(crate) fn spawn_on<F, T>(
+    rt: &Arc<Shared>,
+    name: Option<Arc<str>>,
+    stack_size: Option<usize>,
+    pinned: bool,
+    f: F,
+) -> io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let packet = Arc::new(Packet {
+        result: Mutex::new(None),
+        done: AtomicBool::new(false),
+        waiters: Mutex::new(Vec::new()),
+    });
+    let p = packet.clone();
+    let body = Box::new(move || {
+        let r = panic::catch_unwind(AssertUnwindSafe(f));
+        if r.is_err() {
+            let me = task::current();
+            tracing::debug!(
+                id = me.as_ref().map(Coroutine::id),
+                name = me.as_ref().and_then(Coroutine::name),
+                "coroutine panicked"
+            );
+        }
+        // Coroutine-local values are dropped inside the coroutine, where their
+        // destructors may still block.
+        if let Some(t) = task::current_task() {
+            let locals = std::mem::take(&mut *t.locals.lock().unwrap_or_else(|e| e.into_inner()));
+            drop(locals);
+        }
+        p.complete(r);
+    });
+    let task = rt.spawn(name, stack_size, pinned, body)?;
+    Ok(JoinHandle { packet, task })
+}
+
+struct Packet<T> {
+    result: Mutex<Option<thread::Result<T>>>,
+    done: AtomicBool,
+    waiters: Mutex<Vec<Unparker>>,
+}
+
+impl<T> Packet<T> {
+    fn complete(&self, r: thread::Result<T>) {
+        *self.result.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+        self.done.store(true, Ordering::Release);
+        let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|e| e.into_inner()));
+        for w in waiters {
+            w.unpark();
+        }
+    }
+}
+
+/// An owned permission to join a coroutine, like [`std::thread::JoinHandle`].
+/// Dropping it detaches the coroutine.
+pub struct JoinHandle<T> {
+    packet: Arc<Packet<T>>,
+    task: TaskRef,
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the coroutine to finish (parking only the caller) and
+    /// returns its value, or the payload of its panic.
+    ///
+    /// # Errors
+    /// `Err(payload)` if the coroutine panicked.
+    pub fn join(self) -> Result<T, Box<dyn Any + Send + 'static>> {
+        self.wait();
+        self.packet
+            .result
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .expect("fibra: join result taken twice")
+    }
+
+    fn wait(&self) {
+        let me = task::current_unparker();
+        let mut registered = false;
+        while !self.packet.done.load(Ordering::Acquire) {
+            if !registered {
+                self.packet
+                    .waiters
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(me.clone());
+                registered = true;
+                continue; // re-check `done` before parking
+            }
+            task::park();
+        }
+    }
+
+    /// Whether the coroutine has finished.
+    pub fn is_finished(&self) -> bool {
+        self.packet.done.load(Ordering::Acquire)
+    }
+
+    /// The coroutine's identity.
+    pub fn coroutine(&self) -> Coroutine {
+        Coroutine::new(self.task.clone())
+    }
+
+    /// Requests cancellation; see [`Coroutine::cancel`].
+    pub fn cancel(&self) {
+        self.coroutine().cancel();
+    }
+}
+
+impl<T> std::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.task.id)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// The current runtime's handle for spawning with options.
+pub(crate) fn current_shared() -> Arc<Shared> {
+    scheduler::current_or_global()
+}

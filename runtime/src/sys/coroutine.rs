@@ -1,0 +1,138 @@
+//! A `Send` coroutine on a pooled stack, and suspension from anywhere inside it.
+//!
+//! INVARIANT: the thread-local `YIELDER` is non-zero exactly while the thread
+//! is executing inside [`Coroutine::resume`], and then it holds the address of
+//! the resumed coroutine's `Yielder`, which lives on that coroutine's stack.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use corosensei::{CoroutineResult, Yielder};
+
+use super::overflow;
+use super::stack::Stack;
+
+/// Why a coroutine gave up its worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Suspend {
+    /// Waiting for an unpark.
+    Park,
+    /// Still runnable; go to the back of the queue.
+    Yield,
+}
+
+type Inner = corosensei::Coroutine<(), Suspend, (), Stack>;
+
+/// A coroutine that can be resumed on any thread.
+pub(crate) struct Coroutine {
+    inner: Option<Inner>,
+    /// Address of the coroutine's `Yielder`, known after the first resume.
+    yielder: usize,
+    info: overflow::Info,
+}
+
+// SAFETY: corosensei coroutines are `!Send` because arbitrary `!Send` data may
+// sit on their stacks while suspended. The closure a `Coroutine` starts with
+// is `Send`, the runtime's own frames on the stack hold only `Send` data, and
+// the documented rule for users is not to hold `!Send` values (thread-local
+// borrows, std mutex guards) across a blocking call. This is the same trade
+// every stackful work-stealing runtime makes; pinned spawns never move.
+unsafe impl Send for Coroutine {}
+
+thread_local! {
+    static YIELDER: Cell<usize> = const { Cell::new(0) };
+}
+
+#[inline(never)]
+fn yielder_get() -> usize {
+    YIELDER.with(Cell::get)
+}
+
+#[inline(never)]
+fn yielder_set(v: usize) -> usize {
+    YIELDER.with(|c| c.replace(v))
+}
+
+impl Coroutine {
+    /// Prepares `f` to run on `stack`. Nothing runs until the first `resume`.
+    pub(crate) fn new(
+        stack: Stack,
+        id: u64,
+        name: Option<Arc<str>>,
+        f: Box<dyn FnOnce() + Send>,
+    ) -> Coroutine {
+        let info = overflow::Info::new(stack.guard(), stack.size(), id, name);
+        let inner = Inner::with_stack(stack, move |y: &Yielder<(), Suspend>, ()| {
+            yielder_set(y as *const Yielder<(), Suspend> as usize);
+            f();
+        });
+        Coroutine {
+            inner: Some(inner),
+            yielder: 0,
+            info,
+        }
+    }
+
+    /// Runs the coroutine until it suspends (`Some(why)`) or returns (`None`).
+    ///
+    /// # Panics
+    /// If the coroutine body panics; callers wrap bodies in `catch_unwind`.
+    pub(crate) fn resume(&mut self) -> Option<Suspend> {
+        let inner = self.inner.as_mut().expect("resume of a finished coroutine");
+        let prev = yielder_set(self.yielder);
+        let prev_info = overflow::enter(&self.info);
+        let r = inner.resume(());
+        overflow::leave(prev_info);
+        self.yielder = yielder_set(prev);
+        match r {
+            CoroutineResult::Yield(why) => Some(why),
+            CoroutineResult::Return(()) => None,
+        }
+    }
+
+    /// Gives the stack back once the coroutine has returned.
+    pub(crate) fn into_stack(mut self) -> Option<Stack> {
+        let inner = self.inner.take()?;
+        if inner.done() {
+            Some(inner.into_stack())
+        } else {
+            // Never started or still suspended: see Drop.
+            self.inner = Some(inner);
+            None
+        }
+    }
+}
+
+impl Drop for Coroutine {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            if inner.started() && !inner.done() {
+                // A suspended coroutine is only dropped when its runtime shuts
+                // down with it still parked. Unwinding it here would run user
+                // destructors on a foreign stack with no scheduler to park on,
+                // so its stack and captures are leaked instead (documented).
+                std::mem::forget(inner);
+            }
+        }
+    }
+}
+
+/// Whether the calling code runs inside a coroutine.
+pub(crate) fn in_coroutine() -> bool {
+    yielder_get() != 0
+}
+
+/// Suspends the running coroutine; returns `false` (and does nothing) when the
+/// caller is not inside one.
+pub(crate) fn suspend(why: Suspend) -> bool {
+    let y = yielder_get();
+    if y == 0 {
+        return false;
+    }
+    // SAFETY: by the module INVARIANT a non-zero YIELDER is the address of the
+    // `Yielder` of the coroutine this thread is executing right now, so this
+    // code runs on that coroutine's stack and the yielder outlives the call.
+    let yielder = unsafe { &*(y as *const Yielder<(), Suspend>) };
+    yielder.suspend(why);
+    true
+}

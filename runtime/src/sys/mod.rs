@@ -1,0 +1,22 @@
+//! Platform code: the only place in fibra-runtime that uses `unsafe`.
+//!
+//! Contract of this module:
+//! - [`stack`]: mmapped coroutine stacks with a guard page below them, reused
+//!   through a pool so that a spawn does not pay for `mmap`/`munmap`.
+//! - [`coroutine`]: a `Send` wrapper around a corosensei coroutine plus the
+//!   thread-local "current yielder" that lets code anywhere inside a coroutine
+//!   suspend it. Moving a suspended coroutine to another thread is what a
+//!   work-stealing scheduler does; it is sound for the runtime's own frames,
+//!   and users are told (docs/architecture.md) not to hold `!Send` values such
+//!   as `thread_local!` borrows or `std::sync::MutexGuard`s across a blocking
+//!   call.
+//! - [`overflow`]: a SIGSEGV/SIGBUS handler on an alternate signal stack that
+//!   turns a guard-page hit into a clear message naming the coroutine and its
+//!   stack size, then aborts.
+//!
+//! Everything exported from here is a safe API; each `unsafe` block carries a
+//! `// SAFETY:` comment that says why its preconditions hold.
+
+pub(crate) mod coroutine;
+pub(crate) mod overflow;
+pub(crate) mod stack;

@@ -1,0 +1,191 @@
+//! Stack-overflow reporting for coroutines.
+//!
+//! A coroutine that runs past the end of its stack touches the guard page and
+//! the kernel raises SIGSEGV (SIGBUS on some systems). The handler installed
+//! here runs on the thread's alternate signal stack; if the faulting address
+//! lies in the guard page of the coroutine this thread is running, it writes
+//! one line naming the coroutine, its id and its stack size, then aborts.
+//! Any other fault is passed on to the handler that was installed before
+//! (Rust's own, which reports main-thread overflows), or to the default action.
+//!
+//! INVARIANT: the thread-local `CURRENT` is zero or the address of an [`Info`]
+//! that stays alive and unmoved until `leave` is called on the same thread.
+
+use std::cell::Cell;
+use std::mem::MaybeUninit;
+use std::sync::{Arc, Once};
+
+/// What the handler reports about the running coroutine.
+pub(crate) struct Info {
+    guard: (usize, usize),
+    size: usize,
+    id: u64,
+    name: Option<Arc<str>>,
+}
+
+impl Info {
+    pub(crate) fn new(guard: (usize, usize), size: usize, id: u64, name: Option<Arc<str>>) -> Info {
+        Info {
+            guard,
+            size,
+            id,
+            name,
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Marks `info` as the coroutine this thread is about to run.
+#[inline(never)]
+pub(crate) fn enter(info: &Info) -> usize {
+    CURRENT.with(|c| c.replace(info as *const Info as usize))
+}
+
+/// Restores what `enter` returned.
+#[inline(never)]
+pub(crate) fn leave(prev: usize) {
+    CURRENT.with(|c| c.set(prev));
+}
+
+const SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
+
+struct Previous(Cell<[MaybeUninit<libc::sigaction>; 2]>);
+// SAFETY: written once inside `INSTALL.call_once` before any handler can run
+// and only read afterwards (by the handler), so there is no data race.
+unsafe impl Sync for Previous {}
+static PREVIOUS: Previous = Previous(Cell::new([MaybeUninit::uninit(); 2]));
+static INSTALL: Once = Once::new();
+
+/// Installs the process-wide handler (once) and makes sure the calling thread
+/// has an alternate signal stack to run it on. Call on every worker thread.
+pub(crate) fn install_on_this_thread() {
+    INSTALL.call_once(|| {
+        let mut prev = [MaybeUninit::<libc::sigaction>::uninit(); 2];
+        for (i, sig) in SIGNALS.iter().enumerate() {
+            // SAFETY: `act` is fully initialised (zeroed, then the fields we
+            // use set); `prev[i]` is valid writable storage for the old action.
+            unsafe {
+                let mut act: libc::sigaction = std::mem::zeroed();
+                act.sa_sigaction = handler as *const () as usize;
+                act.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+                libc::sigemptyset(&mut act.sa_mask);
+                libc::sigaction(*sig, &act, prev[i].as_mut_ptr());
+            }
+        }
+        PREVIOUS.0.set(prev);
+    });
+    ensure_altstack();
+}
+
+fn ensure_altstack() {
+    const ALT_SIZE: usize = 64 * 1024;
+    // SAFETY: querying the current alternate stack with a valid out-pointer.
+    let mut old: libc::stack_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new-stack pointer only queries; `old` is valid storage.
+    unsafe { libc::sigaltstack(std::ptr::null(), &mut old) };
+    if old.ss_flags & libc::SS_DISABLE == 0 {
+        return; // std (or someone else) already gave this thread one
+    }
+    // SAFETY: anonymous private mapping with no address hint; checked below.
+    let mem = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            ALT_SIZE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if mem == libc::MAP_FAILED {
+        return; // no alternate stack: an overflow degrades to a plain SIGSEGV
+    }
+    let st = libc::stack_t {
+        ss_sp: mem,
+        ss_flags: 0,
+        ss_size: ALT_SIZE,
+    };
+    // SAFETY: `st` describes the mapping made above, which is never unmapped
+    // (worker threads keep it until the process exits; it is 64 KiB each).
+    unsafe { libc::sigaltstack(&st, std::ptr::null_mut()) };
+}
+
+extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    let cur = CURRENT.with(Cell::get);
+    if cur != 0 {
+        // SAFETY: by the module INVARIANT `cur` points at a live `Info`: the
+        // coroutine it describes is running on this thread (or just was).
+        let info = unsafe { &*(cur as *const Info) };
+        if addr >= info.guard.0 && addr < info.guard.1 {
+            report(info);
+            // SAFETY: abort has no preconditions and is async-signal-safe.
+            unsafe { libc::abort() };
+        }
+    }
+    chain(sig, info, ctx);
+}
+
+fn report(info: &Info) {
+    let mut id = [0u8; 20];
+    let mut size = [0u8; 20];
+    let parts: [&[u8]; 7] = [
+        b"\nfibra: coroutine '",
+        info.name.as_deref().unwrap_or("<unnamed>").as_bytes(),
+        b"' (id ",
+        fmt_u64(info.id, &mut id),
+        b") overflowed its stack of ",
+        fmt_u64(info.size as u64, &mut size),
+        b" bytes; give it more with fibra::coroutine::Builder::stack_size or runtime::Builder::stack_size. Aborting.\n",
+    ];
+    for p in parts {
+        // SAFETY: writing a valid byte slice to fd 2; write is async-signal-safe.
+        unsafe { libc::write(2, p.as_ptr().cast(), p.len()) };
+    }
+}
+
+fn fmt_u64(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    let idx = if sig == libc::SIGSEGV { 0 } else { 1 };
+    let all = PREVIOUS.0.get();
+    // SAFETY: PREVIOUS was initialised by sigaction in `install_on_this_thread`
+    // before this handler was installed, so the entry is initialised.
+    let prev = unsafe { all[idx].assume_init() };
+    let action = prev.sa_sigaction;
+    if action == libc::SIG_DFL || action == libc::SIG_IGN {
+        // Restore the default action and return: the faulting instruction runs
+        // again and the kernel delivers the default (core-dumping) signal.
+        // SAFETY: installing SIG_DFL via a zeroed, valid sigaction.
+        unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &act, std::ptr::null_mut());
+        }
+    } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: the previous handler was registered as a three-argument
+        // SA_SIGINFO handler at this address.
+        let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+            unsafe { std::mem::transmute(action) };
+        f(sig, info, ctx);
+    } else {
+        // SAFETY: the previous handler was registered as a one-argument handler.
+        let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(action) };
+        f(sig);
+    }
+}

@@ -1,0 +1,410 @@
+//! Coroutine records, the current-coroutine accessors, and parking.
+//!
+//! Thread-locals here are read only through `#[inline(never)]` functions: a
+//! coroutine may suspend on one worker and resume on another, and LLVM is free
+//! to cache a thread-local's address across what it sees as a plain call.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::park::ParkState;
+use crate::scheduler::{self, Shared};
+use crate::sys::coroutine::{self as coro, Suspend};
+
+/// Values of `coroutine_local!` keys, by key address.
+pub(crate) type LocalMap = HashMap<usize, Box<dyn Any + Send>>;
+
+/// One coroutine as the scheduler sees it.
+pub(crate) struct Task {
+    pub(crate) id: u64,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) state: ParkState,
+    /// The coroutine itself; locked only by the worker that is running it.
+    pub(crate) coro: Mutex<Option<coro::Coroutine>>,
+    pub(crate) rt: Arc<Shared>,
+    /// Home worker of a pinned coroutine (it never moves to another).
+    pub(crate) pinned: Option<usize>,
+    pub(crate) canceled: AtomicBool,
+    /// Deadline of the innermost `with_timeout` scope, as [`to_nanos`].
+    pub(crate) scope_deadline: AtomicU64,
+    pub(crate) shield_depth: AtomicU32,
+    pub(crate) stack_size: usize,
+    pub(crate) locals: Mutex<LocalMap>,
+}
+
+pub(crate) type TaskRef = Arc<Task>;
+
+thread_local! {
+    static CURRENT: RefCell<Option<TaskRef>> = const { RefCell::new(None) };
+    static THREAD_DEADLINE: std::cell::Cell<u64> = const { std::cell::Cell::new(NO_DEADLINE) };
+}
+
+/// The coroutine running on this thread, if any.
+#[inline(never)]
+pub(crate) fn current_task() -> Option<TaskRef> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+#[inline(never)]
+pub(crate) fn set_current_task(t: Option<TaskRef>) -> Option<TaskRef> {
+    CURRENT.with(|c| c.replace(t))
+}
+
+/// Wakes a parked coroutine or OS thread.
+///
+/// Cloneable and `Send + Sync`. An unpark that arrives before the target
+/// parks makes that park return at once, so no wake-up is lost. Parks may
+/// also return spuriously: callers always re-check their condition.
+#[derive(Clone)]
+pub struct Unparker(UnparkTarget);
+
+#[derive(Clone)]
+enum UnparkTarget {
+    Task(TaskRef),
+    Thread(std::thread::Thread),
+}
+
+impl Unparker {
+    /// Makes the target runnable (or its next park return at once).
+    pub fn unpark(&self) {
+        match &self.0 {
+            UnparkTarget::Task(t) => {
+                if t.state.unpark() {
+                    scheduler::schedule(t.clone());
+                }
+            }
+            UnparkTarget::Thread(th) => th.unpark(),
+        }
+    }
+
+    /// Whether both wake the same coroutine or thread.
+    pub fn will_unpark(&self, other: &Unparker) -> bool {
+        match (&self.0, &other.0) {
+            (UnparkTarget::Task(a), UnparkTarget::Task(b)) => Arc::ptr_eq(a, b),
+            (UnparkTarget::Thread(a), UnparkTarget::Thread(b)) => a.id() == b.id(),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn for_task(t: TaskRef) -> Unparker {
+        Unparker(UnparkTarget::Task(t))
+    }
+
+    pub(crate) fn task(&self) -> Option<&TaskRef> {
+        match &self.0 {
+            UnparkTarget::Task(t) => Some(t),
+            UnparkTarget::Thread(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Unparker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            UnparkTarget::Task(t) => write!(f, "Unparker(coroutine {})", t.id),
+            UnparkTarget::Thread(t) => write!(f, "Unparker(thread {:?})", t.id()),
+        }
+    }
+}
+
+/// An [`Unparker`] for the calling coroutine, or for the calling OS thread
+/// when called outside a coroutine.
+pub fn current_unparker() -> Unparker {
+    match current_task() {
+        Some(t) => Unparker(UnparkTarget::Task(t)),
+        None => Unparker(UnparkTarget::Thread(std::thread::current())),
+    }
+}
+
+/// Blocks the calling coroutine (or OS thread) until it is unparked.
+///
+/// May return spuriously; wrap it in a loop that re-checks the condition.
+/// Ignores cancellation and deadlines; see [`park_deadline`] for a wait that
+/// honours them.
+pub fn park() {
+    match current_task() {
+        Some(t) => park_task(&t),
+        None => std::thread::park(),
+    }
+}
+
+fn park_task(t: &Task) {
+    if t.state.try_consume() {
+        return;
+    }
+    suspend_traced(Suspend::Park);
+}
+
+/// Suspends the running coroutine, carrying its entered tracing spans along.
+fn suspend_traced(why: Suspend) {
+    let spans = crate::trace::exit_all();
+    coro::suspend(why);
+    crate::trace::reenter(spans);
+}
+
+/// Lets other coroutines run, then continues; on an OS thread, yields the
+/// thread.
+pub fn yield_now() {
+    if current_task().is_some() {
+        suspend_traced(Suspend::Yield);
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// The one blocking wait everything else is built on.
+///
+/// Parks until unparked (possibly spuriously: `Ok(())`), until `deadline` or
+/// the innermost [`with_timeout`] scope's deadline passes (`TimedOut`), or
+/// until the coroutine is canceled (`Interrupted` wrapping [`Canceled`]).
+///
+/// # Errors
+/// `TimedOut` after the deadline; an [`is_canceled`] error after `cancel()`.
+pub fn park_deadline(deadline: Option<Instant>) -> io::Result<()> {
+    let deadline = effective_deadline(deadline);
+    check_interrupts(deadline)?;
+    match current_task() {
+        Some(t) => {
+            let timer = deadline.map(|d| crate::time::Timer::new(d, Unparker::for_task(t.clone())));
+            park_task(&t);
+            drop(timer);
+        }
+        None => match deadline {
+            Some(d) => std::thread::park_timeout(d.saturating_duration_since(Instant::now())),
+            None => std::thread::park(),
+        },
+    }
+    check_interrupts(deadline)
+}
+
+/// `Err` if the caller is canceled (and not shielded) or past `deadline`.
+///
+/// # Errors
+/// As [`park_deadline`].
+pub fn check_interrupts(deadline: Option<Instant>) -> io::Result<()> {
+    if is_current_canceled() {
+        return Err(canceled_error());
+    }
+    if let Some(d) = deadline {
+        if Instant::now() >= d {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline elapsed"));
+        }
+    }
+    Ok(())
+}
+
+fn is_current_canceled() -> bool {
+    match current_task() {
+        Some(t) => {
+            t.canceled.load(Ordering::Acquire) && t.shield_depth.load(Ordering::Relaxed) == 0
+        }
+        None => false,
+    }
+}
+
+/// The error a blocking call returns once its coroutine is canceled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Canceled;
+
+impl std::fmt::Display for Canceled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("coroutine canceled")
+    }
+}
+
+impl std::error::Error for Canceled {}
+
+fn canceled_error() -> io::Error {
+    io::Error::new(io::ErrorKind::Interrupted, Canceled)
+}
+
+/// Whether `e` is the error of a canceled blocking call.
+pub fn is_canceled(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Interrupted
+        && e.get_ref().is_some_and(|inner| inner.is::<Canceled>())
+}
+
+const NO_DEADLINE: u64 = u64::MAX;
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn to_nanos(d: Instant) -> u64 {
+    let n = d.saturating_duration_since(epoch()).as_nanos();
+    u64::try_from(n).unwrap_or(NO_DEADLINE - 1)
+}
+
+fn from_nanos(n: u64) -> Option<Instant> {
+    (n != NO_DEADLINE).then(|| epoch() + Duration::from_nanos(n))
+}
+
+/// The deadline of the innermost [`with_timeout`] scope, if any.
+pub fn scope_deadline() -> Option<Instant> {
+    let n = match current_task() {
+        Some(t) => t.scope_deadline.load(Ordering::Relaxed),
+        None => THREAD_DEADLINE.with(|c| c.get()),
+    };
+    from_nanos(n)
+}
+
+/// The earlier of `deadline` and the current scope's deadline.
+pub fn effective_deadline(deadline: Option<Instant>) -> Option<Instant> {
+    match (deadline, scope_deadline()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Runs `f` with a deadline `timeout` from now: every blocking call inside
+/// it (socket waits, sleeps, channel operations, lock and pool waits) fails
+/// with `TimedOut` once the deadline passes. Scopes nest; the earliest
+/// deadline wins. Go's `context.WithTimeout`, without passing a context.
+pub fn with_timeout<R>(timeout: Duration, f: impl FnOnce() -> R) -> R {
+    with_deadline(Instant::now() + timeout, f)
+}
+
+/// [`with_timeout`] with an absolute deadline.
+pub fn with_deadline<R>(deadline: Instant, f: impl FnOnce() -> R) -> R {
+    let new = to_nanos(deadline);
+    let task = current_task();
+    let prev = match &task {
+        Some(t) => t.scope_deadline.fetch_min(new, Ordering::Relaxed),
+        None => THREAD_DEADLINE.with(|c| {
+            let p = c.get();
+            c.set(p.min(new));
+            p
+        }),
+    };
+    struct Restore(Option<TaskRef>, u64);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            match &self.0 {
+                Some(t) => t.scope_deadline.store(self.1, Ordering::Relaxed),
+                None => THREAD_DEADLINE.with(|c| c.set(self.1)),
+            }
+        }
+    }
+    let _restore = Restore(task, prev);
+    f()
+}
+
+/// Runs `f` shielded from cancellation: blocking calls inside it do not
+/// return [`Canceled`] (deadlines still apply). Use it for cleanup that must
+/// finish, such as sending a protocol's goodbye message.
+/// On a plain OS thread (which cannot be canceled) it just runs `f`.
+pub fn shield<R>(f: impl FnOnce() -> R) -> R {
+    let task = current_task();
+    if let Some(t) = &task {
+        t.shield_depth.fetch_add(1, Ordering::Relaxed);
+    }
+    struct Restore(Option<TaskRef>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(t) = &self.0 {
+                t.shield_depth.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+    let _restore = Restore(task);
+    f()
+}
+
+/// Sleeps for `dur`: parks only the calling coroutine (or sleeps the OS
+/// thread outside the runtime). Ignores cancellation; see [`sleep_until`]'s
+/// cancel-aware sibling [`park_deadline`].
+pub fn sleep(dur: Duration) {
+    sleep_until(Instant::now() + dur);
+}
+
+/// Sleeps until `deadline`.
+pub fn sleep_until(deadline: Instant) {
+    match current_task() {
+        Some(t) => {
+            let _timer = crate::time::Timer::new(deadline, Unparker::for_task(t.clone()));
+            while Instant::now() < deadline {
+                park_task(&t);
+            }
+        }
+        None => {
+            let now = Instant::now();
+            if deadline > now {
+                std::thread::sleep(deadline - now);
+            }
+        }
+    }
+}
+
+/// Identity of a coroutine, like [`std::thread::Thread`].
+#[derive(Clone)]
+pub struct Coroutine {
+    task: TaskRef,
+}
+
+impl Coroutine {
+    pub(crate) fn new(task: TaskRef) -> Coroutine {
+        Coroutine { task }
+    }
+
+    /// A process-unique id, never reused.
+    pub fn id(&self) -> u64 {
+        self.task.id
+    }
+
+    /// The name given at spawn, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.task.name.as_deref()
+    }
+
+    /// Usable stack size in bytes.
+    pub fn stack_size(&self) -> usize {
+        self.task.stack_size
+    }
+
+    /// Whether it stays on the worker it started on.
+    pub fn is_pinned(&self) -> bool {
+        self.task.pinned.is_some()
+    }
+
+    /// An [`Unparker`] for this coroutine.
+    pub fn unparker(&self) -> Unparker {
+        Unparker::for_task(self.task.clone())
+    }
+
+    /// Requests cancellation: the coroutine's current or next blocking call
+    /// that honours cancellation returns a [`Canceled`] error.
+    pub fn cancel(&self) {
+        self.task.canceled.store(true, Ordering::Release);
+        self.unparker().unpark();
+    }
+
+    /// Whether [`Coroutine::cancel`] was called.
+    pub fn is_canceled(&self) -> bool {
+        self.task.canceled.load(Ordering::Acquire)
+    }
+}
+
+impl std::fmt::Debug for Coroutine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coroutine")
+            .field("id", &self.task.id)
+            .field("name", &self.task.name)
+            .finish()
+    }
+}
+
+/// The calling coroutine, or `None` on a plain OS thread.
+pub fn current() -> Option<Coroutine> {
+    current_task().map(Coroutine::new)
+}
+
+/// Whether the caller runs inside a fibra coroutine.
+pub fn in_coroutine() -> bool {
+    coro::in_coroutine()
+}

@@ -1,0 +1,21 @@
+//! fibra: network services in plain blocking Rust on stackful coroutines.
+//!
+//! This facade re-exports the fibra crates. See the README and docs/ for the
+//! guide.
+//!
+//! ```no_run
+//! let v = fibra::run(|| {
+//!     let h = fibra::spawn(|| 21);
+//!     h.join().unwrap() * 2
+//! });
+//! assert_eq!(v, 42);
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use fibra_runtime::{
+    blocking, check_interrupts, coroutine, current_unparker, effective_deadline, go, in_coroutine,
+    io, is_canceled, park, park_deadline, run, runtime, scope_deadline, shield, sleep, sleep_until,
+    spawn, time, with_deadline, with_timeout, yield_now, Canceled, JoinHandle, Unparker,
+};
