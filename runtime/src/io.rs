@@ -103,13 +103,20 @@ impl IoSource {
 /// The sources of one runtime, by token.
 pub(crate) struct Sources {
     slab: Mutex<(Slab<Arc<IoSource>>, u32)>,
+    count: AtomicUsize,
 }
 
 impl Sources {
     pub(crate) fn new() -> Sources {
         Sources {
             slab: Mutex::new((Slab::new(), 0)),
+            count: AtomicUsize::new(0),
         }
+    }
+
+    /// Whether no source is registered (a relaxed hint).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count.load(Ordering::Relaxed) == 0
     }
 
     fn insert(&self) -> (Arc<IoSource>, Token) {
@@ -125,6 +132,7 @@ impl Sources {
             gen: *gen,
         });
         let index = slab.insert(src.clone());
+        self.count.store(slab.len(), Ordering::Relaxed);
         (src, token_of(index, *gen))
     }
 
@@ -133,6 +141,7 @@ impl Sources {
         let mut guard = self.slab.lock().unwrap_or_else(|e| e.into_inner());
         if guard.0.get(index).is_some_and(|s| s.gen == gen) {
             guard.0.remove(index);
+            self.count.store(guard.0.len(), Ordering::Relaxed);
         }
     }
 
@@ -177,7 +186,9 @@ impl Sources {
     pub(crate) fn close_all(&self) {
         let all: Vec<_> = {
             let mut guard = self.slab.lock().unwrap_or_else(|e| e.into_inner());
-            guard.0.drain().collect()
+            let all = guard.0.drain().collect();
+            self.count.store(0, Ordering::Relaxed);
+            all
         };
         for src in all {
             src.closed.store(true, Ordering::Release);

@@ -67,18 +67,26 @@ impl ParkState {
         }
     }
 
-    /// A worker took the coroutine from a run queue.
-    pub(crate) fn start_run(&self) {
-        let prev = self.0.swap(RUNNING, Ordering::AcqRel);
-        debug_assert!(prev == SCHEDULED, "start_run from state {prev}");
+    /// A worker took the coroutine from a run queue. Returns `false` (and
+    /// changes nothing) unless the coroutine was SCHEDULED: only the one
+    /// thread that makes this transition may resume the coroutine.
+    pub(crate) fn start_run(&self) -> bool {
+        self.0
+            .compare_exchange(SCHEDULED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     /// Called by the coroutine before suspending to park: consumes a pending
     /// notification and returns `true` if there was one (do not suspend).
     pub(crate) fn try_consume(&self) -> bool {
-        self.0
-            .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
+        // A plain load first: the common case (no pending unpark) needs no
+        // locked instruction. If an unpark lands right after it, the
+        // worker's `after_park` CAS fails and resumes us at once.
+        self.0.load(Ordering::Relaxed) == NOTIFIED
+            && self
+                .0
+                .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Called by the worker once the coroutine has suspended to park.
@@ -124,7 +132,7 @@ mod model {
         loom::model(|| {
             let st = Arc::new(ParkState::new_scheduled());
             let flag = Arc::new(AtomicUsize::new(0));
-            st.start_run();
+            assert!(st.start_run());
             let (st2, flag2) = (st.clone(), flag.clone());
             let waker = thread::spawn(move || {
                 flag2.store(1, Ordering::Relaxed);
@@ -141,7 +149,7 @@ mod model {
             // while it kept running would be a double resume.
             assert_eq!(parked, enqueued);
             if parked {
-                st.start_run();
+                assert!(st.start_run());
                 assert_eq!(flag.load(Ordering::Relaxed), 1);
             }
         });
@@ -153,7 +161,7 @@ mod model {
     fn two_unparkers_enqueue_once() {
         loom::model(|| {
             let st = Arc::new(ParkState::new_scheduled());
-            st.start_run();
+            assert!(st.start_run());
             let a = {
                 let st = st.clone();
                 thread::spawn(move || st.unpark())

@@ -197,13 +197,11 @@ pub fn global() -> &'static Runtime {
 /// fibra program.
 ///
 /// ```no_run
-/// fn main() {
-///     let answer = fibra_runtime::run(|| {
-///         let h = fibra_runtime::spawn(|| 40);
-///         h.join().unwrap() + 2
-///     });
-///     assert_eq!(answer, 42);
-/// }
+/// let answer = fibra_runtime::run(|| {
+///     let h = fibra_runtime::spawn(|| 40);
+///     h.join().unwrap() + 2
+/// });
+/// assert_eq!(answer, 42);
 /// ```
 ///
 /// # Panics
@@ -245,10 +243,10 @@ where
     let packet = Arc::new(Packet {
         result: Mutex::new(None),
         done: AtomicBool::new(false),
-        waiters: Mutex::new(Vec::new()),
+        waiter: Mutex::new(None),
     });
     let p = packet.clone();
-    let body = Box::new(move || {
+    let body = move || {
         let r = panic::catch_unwind(AssertUnwindSafe(f));
         if r.is_err() {
             let me = task::current();
@@ -260,12 +258,12 @@ where
         }
         // Coroutine-local values are dropped inside the coroutine, where their
         // destructors may still block.
-        if let Some(t) = task::current_task() {
-            let locals = std::mem::take(&mut *t.locals.lock().unwrap_or_else(|e| e.into_inner()));
-            drop(locals);
-        }
+        let locals = task::with_current_task(|t| {
+            std::mem::take(&mut *t.locals.lock().unwrap_or_else(|e| e.into_inner()))
+        });
+        drop(locals);
         p.complete(r);
-    });
+    };
     let task = rt.spawn(name, stack_size, pinned, body)?;
     Ok(JoinHandle { packet, task })
 }
@@ -273,15 +271,16 @@ where
 struct Packet<T> {
     result: Mutex<Option<thread::Result<T>>>,
     done: AtomicBool,
-    waiters: Mutex<Vec<Unparker>>,
+    /// The one coroutine or thread in `join` (a handle joins at most once).
+    waiter: Mutex<Option<Unparker>>,
 }
 
 impl<T> Packet<T> {
     fn complete(&self, r: thread::Result<T>) {
         *self.result.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
         self.done.store(true, Ordering::Release);
-        let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|e| e.into_inner()));
-        for w in waiters {
+        let waiter = self.waiter.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(w) = waiter {
             w.unpark();
         }
     }
@@ -311,18 +310,14 @@ impl<T> JoinHandle<T> {
     }
 
     fn wait(&self) {
-        let me = task::current_unparker();
-        let mut registered = false;
+        if self.packet.done.load(Ordering::Acquire) {
+            return;
+        }
+        *self.packet.waiter.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(task::current_unparker());
+        // `done` is re-checked after registering, so a completion between the
+        // first check and the registration is not missed.
         while !self.packet.done.load(Ordering::Acquire) {
-            if !registered {
-                self.packet
-                    .waiters
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(me.clone());
-                registered = true;
-                continue; // re-check `done` before parking
-            }
             task::park();
         }
     }

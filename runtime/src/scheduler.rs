@@ -28,7 +28,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crate::io::{Sources, WAKER_TOKEN};
 use crate::sys::coroutine::{Coroutine, Suspend};
 use crate::sys::stack::{self, StackCache};
-use crate::task::{self, Task, TaskRef, Unparker};
+use crate::task::{Task, TaskRef, Unparker};
 use crate::time::{Key, Wheel};
 
 const LIFO_STREAK: u32 = 3;
@@ -191,7 +191,7 @@ impl Shared {
         name: Option<Arc<str>>,
         stack_size: Option<usize>,
         pinned: bool,
-        body: Box<dyn FnOnce() + Send>,
+        body: impl FnOnce() + Send + 'static,
     ) -> io::Result<TaskRef> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let size = stack_size.map_or(self.config.stack_size, stack::round_size);
@@ -209,8 +209,7 @@ impl Shared {
         let task = Arc::new(Task {
             id,
             name,
-            state: crate::park::ParkState::new_scheduled(),
-            coro: Mutex::new(Some(coro)),
+            slot: crate::sys::coroutine::Slot::new(coro),
             rt: self.clone(),
             pinned: home,
             canceled: AtomicBool::new(false),
@@ -392,7 +391,7 @@ impl Local {
         self.tick.set(tick);
         if tick % MAINTENANCE_TICK == 0 {
             self.maintenance();
-            if let Some(t) = self.from_global() {
+            if let Some(t) = self.pop_global() {
                 return Some(t);
             }
         }
@@ -402,7 +401,18 @@ impl Local {
                 self.lifo_streak.set(streak + 1);
                 return Some(t);
             }
-            self.push_back(t);
+            if self.nothing_else_queued() {
+                // Nobody to be fair to: keep the hand-off on this core.
+                self.lifo_streak.set(1);
+                return Some(t);
+            }
+            // Fairness: the LIFO task goes behind what is queued. This
+            // worker pops next, so no other worker needs waking for it.
+            if t.pinned.is_some() {
+                self.private.borrow_mut().push_back(t);
+            } else {
+                self.deque.push(t);
+            }
         }
         self.lifo_streak.set(0);
         if let Some(t) = self.private.borrow_mut().pop_front() {
@@ -411,10 +421,10 @@ impl Local {
         if let Some(t) = self.deque.pop() {
             return Some(t);
         }
-        self.from_global()
+        self.pop_global()
     }
 
-    fn from_global(&self) -> Option<TaskRef> {
+    fn pop_global(&self) -> Option<TaskRef> {
         let sh = &self.shared;
         let inbox = &sh.inboxes[self.index];
         if !inbox.is_empty() {
@@ -434,7 +444,7 @@ impl Local {
 
     /// Looks everywhere except the local queues.
     fn find_remote(&self) -> Option<TaskRef> {
-        if let Some(t) = self.from_global() {
+        if let Some(t) = self.pop_global() {
             return Some(t);
         }
         let sh = &self.shared;
@@ -455,6 +465,13 @@ impl Local {
         None
     }
 
+    fn nothing_else_queued(&self) -> bool {
+        self.deque.is_empty()
+            && self.private.borrow().is_empty()
+            && self.shared.inboxes[self.index].is_empty()
+            && self.shared.injector.is_empty()
+    }
+
     fn has_work(&self) -> bool {
         !self.shared.inboxes[self.index].is_empty() || self.shared.has_stealable_work()
     }
@@ -469,34 +486,25 @@ impl Local {
     }
 
     fn run_task(&self, task: TaskRef) {
-        task.state.start_run();
-        task::set_current_task(Some(task.clone()));
-        let finished = loop {
-            let why = {
-                let mut slot = task.coro.lock().unwrap_or_else(|e| e.into_inner());
-                slot.as_mut()
-                    .expect("runnable task without a coroutine")
-                    .resume()
-            };
-            match why {
-                Some(Suspend::Park) => {
-                    if task.state.after_park() {
-                        break false;
-                    }
-                }
+        let mut run = task.slot.begin();
+        let entered = crate::sys::current::enter(&task);
+        let stack = loop {
+            match run.resume() {
+                Some(Suspend::Park) => match run.park() {
+                    Ok(()) => break None,
+                    Err(again) => run = again, // unparked meanwhile
+                },
                 Some(Suspend::Yield) => {
-                    task.state.after_yield();
+                    run.yield_now();
                     self.push_back(task.clone());
-                    break false;
+                    break None;
                 }
-                None => break true,
+                None => break Some(run.finish()),
             }
         };
-        task::set_current_task(None);
-        if finished {
-            task.state.finish();
-            let coro = task.coro.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(stack) = coro.and_then(Coroutine::into_stack) {
+        drop(entered);
+        if let Some(stack) = stack {
+            if let Some(stack) = stack {
                 self.stacks.borrow_mut().put(stack);
             }
             self.shared.live.fetch_sub(1, Ordering::Relaxed);
@@ -505,7 +513,9 @@ impl Local {
 
     /// Non-blocking reactor poll and timer processing, if nobody drives.
     fn maintenance(&self) {
-        if let Ok(mut driver) = self.shared.driver.try_lock() {
+        if self.shared.sources.is_empty() {
+            self.fire_timers();
+        } else if let Ok(mut driver) = self.shared.driver.try_lock() {
             self.turn(&mut driver, Some(Duration::ZERO));
         }
     }
@@ -587,6 +597,12 @@ impl Local {
             Err(e) => panic!("fibra: reactor poll failed: {e}"),
         }
         sh.sources.dispatch(events);
+        self.fire_timers();
+    }
+
+    /// Unparks the coroutines whose timers are due.
+    fn fire_timers(&self) {
+        let sh = &self.shared;
         let mut fired = self.fired.borrow_mut();
         {
             let mut w = sh.timers.lock().unwrap_or_else(|e| e.into_inner());

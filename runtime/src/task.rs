@@ -5,14 +5,12 @@
 //! to cache a thread-local's address across what it sees as a plain call.
 
 use std::any::Any;
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::park::ParkState;
 use crate::scheduler::{self, Shared};
 use crate::sys::coroutine::{self as coro, Suspend};
 
@@ -23,9 +21,8 @@ pub(crate) type LocalMap = HashMap<usize, Box<dyn Any + Send>>;
 pub(crate) struct Task {
     pub(crate) id: u64,
     pub(crate) name: Option<Arc<str>>,
-    pub(crate) state: ParkState,
-    /// The coroutine itself; locked only by the worker that is running it.
-    pub(crate) coro: Mutex<Option<coro::Coroutine>>,
+    /// The coroutine and its park state.
+    pub(crate) slot: coro::Slot,
     pub(crate) rt: Arc<Shared>,
     /// Home worker of a pinned coroutine (it never moves to another).
     pub(crate) pinned: Option<usize>,
@@ -40,19 +37,17 @@ pub(crate) struct Task {
 pub(crate) type TaskRef = Arc<Task>;
 
 thread_local! {
-    static CURRENT: RefCell<Option<TaskRef>> = const { RefCell::new(None) };
     static THREAD_DEADLINE: std::cell::Cell<u64> = const { std::cell::Cell::new(NO_DEADLINE) };
 }
 
-/// The coroutine running on this thread, if any.
-#[inline(never)]
-pub(crate) fn current_task() -> Option<TaskRef> {
-    CURRENT.with(|c| c.borrow().clone())
+/// Runs `f` on the coroutine running on this thread, without cloning it.
+pub(crate) fn with_current_task<R>(f: impl FnOnce(&Task) -> R) -> Option<R> {
+    crate::sys::current::with(f)
 }
 
-#[inline(never)]
-pub(crate) fn set_current_task(t: Option<TaskRef>) -> Option<TaskRef> {
-    CURRENT.with(|c| c.replace(t))
+/// The coroutine running on this thread, if any.
+pub(crate) fn current_task() -> Option<TaskRef> {
+    crate::sys::current::task()
 }
 
 /// Wakes a parked coroutine or OS thread.
@@ -74,7 +69,7 @@ impl Unparker {
     pub fn unpark(&self) {
         match &self.0 {
             UnparkTarget::Task(t) => {
-                if t.state.unpark() {
+                if t.slot.unpark() {
                     scheduler::schedule(t.clone());
                 }
             }
@@ -127,14 +122,17 @@ pub fn current_unparker() -> Unparker {
 /// Ignores cancellation and deadlines; see [`park_deadline`] for a wait that
 /// honours them.
 pub fn park() {
-    match current_task() {
-        Some(t) => park_task(&t),
+    // Borrow the current task instead of cloning its Arc: this is the hot
+    // path of every hand-off.
+    match with_current_task(|t| t.slot.try_consume()) {
+        Some(true) => {}
+        Some(false) => suspend_traced(Suspend::Park),
         None => std::thread::park(),
     }
 }
 
 fn park_task(t: &Task) {
-    if t.state.try_consume() {
+    if t.slot.try_consume() {
         return;
     }
     suspend_traced(Suspend::Park);
@@ -150,7 +148,7 @@ fn suspend_traced(why: Suspend) {
 /// Lets other coroutines run, then continues; on an OS thread, yields the
 /// thread.
 pub fn yield_now() {
-    if current_task().is_some() {
+    if with_current_task(|_| ()).is_some() {
         suspend_traced(Suspend::Yield);
     } else {
         std::thread::yield_now();
@@ -199,12 +197,10 @@ pub fn check_interrupts(deadline: Option<Instant>) -> io::Result<()> {
 }
 
 fn is_current_canceled() -> bool {
-    match current_task() {
-        Some(t) => {
-            t.canceled.load(Ordering::Acquire) && t.shield_depth.load(Ordering::Relaxed) == 0
-        }
-        None => false,
-    }
+    with_current_task(|t| {
+        t.canceled.load(Ordering::Acquire) && t.shield_depth.load(Ordering::Relaxed) == 0
+    })
+    .unwrap_or(false)
 }
 
 /// The error a blocking call returns once its coroutine is canceled.
@@ -247,10 +243,8 @@ fn from_nanos(n: u64) -> Option<Instant> {
 
 /// The deadline of the innermost [`with_timeout`] scope, if any.
 pub fn scope_deadline() -> Option<Instant> {
-    let n = match current_task() {
-        Some(t) => t.scope_deadline.load(Ordering::Relaxed),
-        None => THREAD_DEADLINE.with(|c| c.get()),
-    };
+    let n = with_current_task(|t| t.scope_deadline.load(Ordering::Relaxed))
+        .unwrap_or_else(|| THREAD_DEADLINE.with(|c| c.get()));
     from_nanos(n)
 }
 

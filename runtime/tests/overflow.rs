@@ -12,6 +12,10 @@ const CHILD_ENV: &str = "FIBRA_OVERFLOW_CHILD";
 fn recurse(depth: u64, pad: &mut [u8; 512]) -> u64 {
     let mut local = [0u8; 512];
     local[(depth % 512) as usize] = pad[0].wrapping_add(1);
+    // Opaque to the compiler, always true at run time: recurse forever.
+    if std::hint::black_box(depth) == u64::MAX {
+        return 0;
+    }
     let r = recurse(depth + 1, &mut local);
     std::hint::black_box(&local);
     r + local[0] as u64

@@ -1,11 +1,14 @@
-//! A `Send` coroutine on a pooled stack, and suspension from anywhere inside it.
+//! A `Send` coroutine on a pooled stack, suspension from anywhere inside it,
+//! and the [`Slot`] that ties a coroutine to its park state.
 //!
 //! INVARIANT: the thread-local `YIELDER` is non-zero exactly while the thread
 //! is executing inside [`Coroutine::resume`], and then it holds the address of
 //! the resumed coroutine's `Yielder`, which lives on that coroutine's stack.
 
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::sync::Arc;
+
+use crate::park::ParkState;
 
 use corosensei::{CoroutineResult, Yielder};
 
@@ -55,11 +58,13 @@ fn yielder_set(v: usize) -> usize {
 
 impl Coroutine {
     /// Prepares `f` to run on `stack`. Nothing runs until the first `resume`.
-    pub(crate) fn new(
+    /// `f` is stored on the coroutine's own stack: spawning allocates no
+    /// closure box.
+    pub(crate) fn new<F: FnOnce() + Send + 'static>(
         stack: Stack,
         id: u64,
         name: Option<Arc<str>>,
-        f: Box<dyn FnOnce() + Send>,
+        f: F,
     ) -> Coroutine {
         let info = overflow::Info::new(stack.guard(), stack.size(), id, name);
         let inner = Inner::with_stack(stack, move |y: &Yielder<(), Suspend>, ()| {
@@ -135,4 +140,99 @@ pub(crate) fn suspend(why: Suspend) -> bool {
     let yielder = unsafe { &*(y as *const Yielder<(), Suspend>) };
     yielder.suspend(why);
     true
+}
+
+/// A coroutine and its park state.
+///
+/// INVARIANT: `coro` is touched only through a [`Running`] guard, and at most
+/// one `Running` exists at a time: one is created only by winning the
+/// SCHEDULED → RUNNING compare-exchange in [`Slot::begin`], and it is
+/// consumed by the transition out of RUNNING/NOTIFIED (`park`, `yield_now`,
+/// `finish`). No other transition leaves SCHEDULED, and nothing else enters
+/// RUNNING, so the guard is exclusive. This replaces a mutex around the
+/// coroutine: the state machine already serialises access to it.
+pub(crate) struct Slot {
+    state: ParkState,
+    coro: UnsafeCell<Option<Coroutine>>,
+}
+
+// SAFETY: the `UnsafeCell` is only accessed through the exclusive `Running`
+// guard (see the INVARIANT above); `Coroutine` itself is `Send`.
+unsafe impl Sync for Slot {}
+
+impl Slot {
+    /// A new coroutine in the SCHEDULED state (about to be queued).
+    pub(crate) fn new(coro: Coroutine) -> Slot {
+        Slot {
+            state: ParkState::new_scheduled(),
+            coro: UnsafeCell::new(Some(coro)),
+        }
+    }
+
+    /// See [`ParkState::unpark`]: `true` means the caller must queue it.
+    pub(crate) fn unpark(&self) -> bool {
+        self.state.unpark()
+    }
+
+    /// See [`ParkState::try_consume`].
+    pub(crate) fn try_consume(&self) -> bool {
+        self.state.try_consume()
+    }
+
+    /// Takes the right to resume the coroutine.
+    ///
+    /// # Panics
+    /// If the coroutine was not SCHEDULED (a scheduler bug: it was queued
+    /// twice); panicking here keeps two threads from resuming it at once.
+    pub(crate) fn begin(&self) -> Running<'_> {
+        assert!(
+            self.state.start_run(),
+            "fibra: a coroutine was dequeued while not scheduled"
+        );
+        Running { slot: self }
+    }
+}
+
+/// Exclusive permission to resume a coroutine; see [`Slot`].
+pub(crate) struct Running<'a> {
+    slot: &'a Slot,
+}
+
+impl Running<'_> {
+    fn coro(&mut self) -> &mut Option<Coroutine> {
+        // SAFETY: this guard is the only one in existence for its slot (the
+        // Slot INVARIANT), and `&mut self` makes this borrow unique too.
+        unsafe { &mut *self.slot.coro.get() }
+    }
+
+    /// Runs the coroutine until it suspends or returns; see
+    /// [`Coroutine::resume`].
+    pub(crate) fn resume(&mut self) -> Option<Suspend> {
+        self.coro()
+            .as_mut()
+            .expect("fibra: resume of a finished coroutine")
+            .resume()
+    }
+
+    /// The coroutine suspended to park: releases the guard (`Ok`) unless an
+    /// unpark arrived meanwhile, in which case it must run again (`Err`).
+    pub(crate) fn park(self) -> Result<(), Self> {
+        if self.slot.state.after_park() {
+            Ok(())
+        } else {
+            Err(self)
+        }
+    }
+
+    /// The coroutine yielded: it is SCHEDULED again and must be queued.
+    pub(crate) fn yield_now(self) {
+        self.slot.state.after_yield();
+    }
+
+    /// The coroutine returned: gives its stack back for reuse.
+    pub(crate) fn finish(mut self) -> Option<Stack> {
+        let coro = self.coro().take();
+        self.slot.state.finish();
+        coro.and_then(Coroutine::into_stack)
+    }
 }

@@ -10,6 +10,8 @@
 //!   and users are told (docs/architecture.md) not to hold `!Send` values such
 //!   as `thread_local!` borrows or `std::sync::MutexGuard`s across a blocking
 //!   call.
+//! - [`current`]: the task a worker is running, borrowed (not reference
+//!   counted) through a thread-local pointer.
 //! - [`overflow`]: a SIGSEGV/SIGBUS handler on an alternate signal stack that
 //!   turns a guard-page hit into a clear message naming the coroutine and its
 //!   stack size, then aborts.
@@ -18,5 +20,6 @@
 //! `// SAFETY:` comment that says why its preconditions hold.
 
 pub(crate) mod coroutine;
+pub(crate) mod current;
 pub(crate) mod overflow;
 pub(crate) mod stack;
