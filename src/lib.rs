@@ -19,3 +19,5 @@ pub use fibra_runtime::{
     io, is_canceled, park, park_deadline, run, runtime, scope_deadline, shield, sleep, sleep_until,
     spawn, time, with_deadline, with_timeout, yield_now, Canceled, JoinHandle, Unparker,
 };
+
+pub use fibra_net as net;

@@ -211,6 +211,12 @@ fn split_token(t: Token) -> (usize, u32) {
 /// mio source, route every operation through [`Registration::do_io`], and
 /// call [`Registration::deregister`] before closing the file descriptor.
 /// Dropping it wakes any coroutine still waiting on it with an error.
+///
+/// Readiness is a hint that only `WouldBlock` clears: a new registration
+/// starts out readable and writable, so the first operation goes straight to
+/// the syscall. `wait_readable`/`wait_writable` on a fresh registration
+/// therefore return at once; call [`Registration::clear_readiness`] first to
+/// wait for a real event.
 pub struct Registration {
     rt: Arc<Shared>,
     src: Arc<IoSource>,

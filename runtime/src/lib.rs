@@ -31,7 +31,9 @@
 mod blocking;
 pub mod coroutine;
 pub mod io;
+mod local;
 mod park;
+pub mod pool;
 pub mod runtime;
 mod scheduler;
 mod sys;
@@ -40,6 +42,7 @@ pub mod time;
 mod trace;
 
 pub use blocking::blocking;
+pub use local::LocalKey;
 pub use runtime::{run, spawn, JoinHandle};
 pub use task::{
     check_interrupts, current_unparker, effective_deadline, in_coroutine, is_canceled, park,

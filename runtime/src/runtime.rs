@@ -258,10 +258,17 @@ where
         }
         // Coroutine-local values are dropped inside the coroutine, where their
         // destructors may still block.
-        let locals = task::with_current_task(|t| {
-            std::mem::take(&mut *t.locals.lock().unwrap_or_else(|e| e.into_inner()))
-        });
-        drop(locals);
+        // A destructor may touch another key and create a new value: repeat
+        // a few rounds so those are dropped here too.
+        for _ in 0..8 {
+            let locals = task::with_current_task(|t| {
+                std::mem::take(&mut *t.locals.lock().unwrap_or_else(|e| e.into_inner()))
+            });
+            match locals {
+                Some(map) if !map.is_empty() => drop(map),
+                _ => break,
+            }
+        }
         p.complete(r);
     };
     let task = rt.spawn(name, stack_size, pinned, body)?;

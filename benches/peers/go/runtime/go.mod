@@ -1,0 +1,3 @@
+module fibra.invalid/benches/peers/go/runtime
+
+go 1.19
