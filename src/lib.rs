@@ -20,4 +20,5 @@ pub use fibra_runtime::{
     spawn, time, with_deadline, with_timeout, yield_now, Canceled, JoinHandle, Unparker,
 };
 
+pub use fibra_http as http;
 pub use fibra_net as net;

@@ -1,0 +1,355 @@
+//! One connection: read a head, run the handler, write the response, repeat.
+
+use std::net::{Shutdown, SocketAddr};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fibra_net::TcpStream;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, StatusCode, Version};
+
+use super::io::{Input, Output, FLUSH_THRESHOLD};
+use super::request::BodyState;
+use super::response::Upgraded;
+use super::{Handler, Request, Response, Shared};
+use crate::proto::{
+    encode_response_head, parse_request_head, BodyDecoder, Framing, Limits, RequestHead,
+    ResponseFraming,
+};
+
+/// How long a closing connection keeps reading (and discarding) what the
+/// client still sends, so that its last response is not lost to a reset.
+const LINGER: Duration = Duration::from_millis(500);
+const LINGER_BYTES: usize = 256 * 1024;
+
+/// Unregisters the connection however its coroutine ends.
+struct Registered<'a> {
+    shared: &'a Shared,
+    id: Option<u64>,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.shared.connection_closed(self.id);
+    }
+}
+
+/// Serves one connection until it closes. Runs in its own coroutine.
+pub(super) fn run(stream: TcpStream, peer: SocketAddr, shared: &Shared, handler: &dyn Handler) {
+    let me = fibra_runtime::coroutine::current();
+    let id = me.as_ref().map(|c| c.id());
+    if let Some(co) = me {
+        super::lock(&shared.conns).insert(co.id(), (co, true));
+    }
+    let _registered = Registered { shared, id };
+    let _ = stream.set_nodelay(true);
+    let stream = Arc::new(stream);
+    let conn = Conn {
+        shared,
+        id,
+        peer,
+        input: Input::new(stream.clone()),
+        out: Output {
+            stream,
+            buf: Vec::new(),
+            write_timeout: shared.config.write_timeout,
+            broken: false,
+        },
+        served: 0,
+        accepted: Instant::now(),
+    };
+    conn.serve(handler);
+}
+
+struct Conn<'a> {
+    shared: &'a Shared,
+    id: Option<u64>,
+    peer: SocketAddr,
+    input: Input,
+    out: Output,
+    served: usize,
+    accepted: Instant,
+}
+
+impl Conn<'_> {
+    fn serve(mut self, handler: &dyn Handler) {
+        loop {
+            let Some(head) = self.read_head() else {
+                return self.close();
+            };
+            match self.handle(head, handler) {
+                Some(conn) => self = conn,
+                None => return,
+            }
+        }
+    }
+
+    /// Waits for and parses the next request head, answering malformed ones
+    /// with their error status. `None`: close the connection (the client
+    /// left, or an error response was queued).
+    fn read_head(&mut self) -> Option<RequestHead> {
+        let cfg = &self.shared.config;
+        let limits = Limits {
+            max_header_bytes: cfg.max_header_bytes,
+            max_headers: cfg.max_headers,
+            max_uri: cfg.max_uri_len,
+        };
+        let mut started = self.accepted;
+        if self.input.pending().is_empty() {
+            // Idle: nothing of the next request yet.
+            if self.out.flush().is_err() {
+                return None;
+            }
+            let first_byte_deadline = if self.served == 0 {
+                self.accepted + cfg.header_read_timeout
+            } else {
+                Instant::now() + cfg.idle_timeout
+            };
+            if let Some(id) = self.id {
+                if !self.shared.set_idle(id, true) {
+                    return None;
+                }
+            }
+            let got = self.input.fill(Some(first_byte_deadline));
+            if let Some(id) = self.id {
+                self.shared.set_idle(id, false);
+            }
+            match got {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut && self.served == 0 => {
+                    self.queue_error(Version::HTTP_11, StatusCode::REQUEST_TIMEOUT);
+                    return None;
+                }
+                Err(_) => return None,
+            }
+            if self.served > 0 {
+                started = Instant::now();
+            }
+        } else if self.served > 0 {
+            started = Instant::now();
+        }
+        let deadline = started + cfg.header_read_timeout;
+        loop {
+            match parse_request_head(self.input.pending(), &limits) {
+                Ok(Some((head, n))) => {
+                    self.input.consume(n);
+                    return Some(head);
+                }
+                Ok(None) => {
+                    if self.out.flush().is_err() {
+                        return None;
+                    }
+                    match self.input.fill(Some(deadline)) {
+                        Ok(0) => return None,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                            self.queue_error(Version::HTTP_11, StatusCode::REQUEST_TIMEOUT);
+                            return None;
+                        }
+                        Err(_) => return None,
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(peer = %self.peer, error = %e, "fibra-http: refused request");
+                    self.queue_error(Version::HTTP_11, e.status());
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Queues a bodyless-handler error response that closes the connection.
+    fn queue_error(&mut self, version: Version, status: StatusCode) {
+        let body = format!("{}\n", status.canonical_reason().unwrap_or("error"));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        encode_response_head(
+            version,
+            status,
+            &headers,
+            ResponseFraming::Length(body.len() as u64),
+            false,
+            &mut self.out.buf,
+        );
+        self.out.buf.extend_from_slice(body.as_bytes());
+    }
+
+    /// Runs the handler for one request and queues its response. Returns
+    /// the connection if it can serve another request.
+    fn handle(self, head: RequestHead, handler: &dyn Handler) -> Option<Self> {
+        let Conn {
+            shared,
+            id,
+            peer,
+            input,
+            mut out,
+            served,
+            accepted,
+        } = self;
+        let cfg = &shared.config;
+        let version = head.version;
+        let is_head = head.method == Method::HEAD;
+        let continue_pending = head.expect_continue && head.framing != Framing::None;
+        if continue_pending && out.flush().is_err() {
+            // `100 Continue` must not overtake earlier responses.
+            return None;
+        }
+        let last = cfg
+            .max_requests_per_connection
+            .is_some_and(|max| served + 1 >= max);
+        let keep_alive = head.keep_alive && !last && !shared.is_shutting_down();
+        let body = BodyState {
+            input,
+            decoder: BodyDecoder::new(head.framing),
+            continue_pending,
+            read_timeout: cfg.body_read_timeout,
+            deadline: None,
+            failed: false,
+        };
+        let mut req = Request::new(head, peer, body, cfg.max_body_size);
+        let mut resp = Response::new(out, version, is_head, keep_alive);
+
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| match cfg.request_timeout {
+            Some(t) => fibra_runtime::with_timeout(t, || handler.call(&mut req, &mut resp)),
+            None => handler.call(&mut req, &mut resp),
+        }));
+        let mut healthy = true;
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(peer = %peer, error = %e, "fibra-http: handler error");
+                if resp.head_sent() {
+                    healthy = false;
+                } else {
+                    resp.reset_to_error(e.status(), e.message());
+                }
+            }
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string panic".into());
+                tracing::error!(
+                    peer = %peer,
+                    method = %req.method(),
+                    uri = %req.uri(),
+                    panic = %msg,
+                    "fibra-http: handler panicked"
+                );
+                if resp.head_sent() {
+                    healthy = false;
+                } else {
+                    resp.reset_to_error(StatusCode::INTERNAL_SERVER_ERROR, "");
+                    resp.keep_alive = false;
+                }
+            }
+        }
+        if !healthy {
+            // The head is out but the body cannot be completed: closing is
+            // the only way to tell the client.
+            let _ = resp.out.flush();
+            let _ = resp.out.stream.shutdown(Shutdown::Both);
+            return None;
+        }
+
+        let upgrade = resp
+            .upgrade
+            .take()
+            .filter(|_| resp.status_code() == StatusCode::SWITCHING_PROTOCOLS && !resp.head_sent());
+        // Drain before a buffered head is encoded, so that it can still say
+        // `Connection: close` when the body cannot be skipped.
+        let drained = req.body.drain(cfg.max_drain);
+        if !resp.head_sent() && (!drained || shared.is_shutting_down()) {
+            resp.keep_alive = false;
+        }
+        let keep = resp.finish() && drained;
+        let mut out = std::mem::replace(
+            &mut resp.out,
+            Output {
+                stream: req.body.input.stream.clone(),
+                buf: Vec::new(),
+                write_timeout: None,
+                broken: true,
+            },
+        );
+        drop(resp);
+        let input = req.into_input();
+        if let Some(f) = upgrade {
+            if out.flush().is_err() {
+                return None;
+            }
+            return hand_over(input, out, f);
+        }
+        let mut conn = Conn {
+            shared,
+            id,
+            peer,
+            input,
+            out,
+            served: served + 1,
+            accepted,
+        };
+        if conn.out.broken {
+            return None;
+        }
+        if !keep {
+            conn.close();
+            return None;
+        }
+        if (conn.input.pending().is_empty() || conn.out.buf.len() >= FLUSH_THRESHOLD)
+            && conn.out.flush().is_err()
+        {
+            return None;
+        }
+        Some(conn)
+    }
+
+    /// Flushes, half-closes and lingers briefly, discarding input, so the
+    /// client reads the last response instead of a connection reset.
+    fn close(mut self) {
+        if self.out.flush().is_err() {
+            return;
+        }
+        if self.input.stream.shutdown(Shutdown::Write).is_err() {
+            return;
+        }
+        let deadline = Instant::now() + LINGER;
+        let mut discarded = 0;
+        while discarded < LINGER_BYTES {
+            let n = self.input.pending().len();
+            self.input.consume(n);
+            discarded += n;
+            match self.input.fill(Some(deadline)) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+/// Passes the connection to an upgrade callback.
+fn hand_over(
+    mut input: Input,
+    out: Output,
+    f: super::response::UpgradeFn,
+) -> Option<Conn<'static>> {
+    let buffered = input.take_pending();
+    let stream = input.stream.clone();
+    drop(input);
+    drop(out);
+    match Arc::try_unwrap(stream) {
+        Ok(stream) => {
+            let _ = stream.set_read_timeout(None);
+            let _ = stream.set_write_timeout(None);
+            f(Upgraded { stream, buffered });
+        }
+        Err(_) => tracing::error!("fibra-http: upgraded connection still shared"),
+    }
+    None
+}

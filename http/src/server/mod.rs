@@ -1,0 +1,343 @@
+//! The HTTP/1.1 server: one coroutine per connection.
+
+mod conn;
+mod handler;
+mod io;
+mod request;
+mod response;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use fibra_net::{TcpListener, ToSocketAddrs};
+use fibra_runtime::coroutine::Coroutine;
+use fibra_runtime::Unparker;
+
+pub use handler::{handler_fn, Handler};
+pub use request::{Body, Request};
+pub use response::{BodyWriter, Response, Upgraded};
+
+/// Server limits and timeouts. Start from `Config::default()` and change
+/// fields: `Config { max_connections: 100, ..Config::default() }`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest request head, request line included (default 16 KiB): `431`.
+    pub max_header_bytes: usize,
+    /// Most header fields in a request (default 100): `431`.
+    pub max_headers: usize,
+    /// Longest request target (default 8 KiB): `414`.
+    pub max_uri_len: usize,
+    /// Largest body that [`Request::body_bytes`], [`Request::form`] and
+    /// `Request::json` read into memory (default 10 MiB): `413`.
+    pub max_body_size: usize,
+    /// Time allowed to receive a request head once it started, or from
+    /// accepting the connection to the first request (default 10 s): `408`
+    /// and close.
+    pub header_read_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request
+    /// (default 60 s).
+    pub idle_timeout: Duration,
+    /// Longest wait for the next byte of a request body (default 30 s).
+    pub body_read_timeout: Duration,
+    /// Longest wait for a write to the client to progress (default 30 s).
+    pub write_timeout: Option<Duration>,
+    /// Deadline for a handler, from when its request head was read
+    /// (default none): every blocking call in the handler fails with
+    /// `TimedOut` after it (see `fibra_runtime::with_timeout`).
+    pub request_timeout: Option<Duration>,
+    /// Requests served on one connection before it is closed (default
+    /// none).
+    pub max_requests_per_connection: Option<usize>,
+    /// Most open connections (default 10,000); at the limit the server
+    /// stops accepting until one closes, leaving new ones in the kernel's
+    /// backlog.
+    pub max_connections: usize,
+    /// How much unread request body the server discards after a handler to
+    /// keep the connection (default 256 KiB); past it the connection closes.
+    pub max_drain: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            max_uri_len: 8 * 1024,
+            max_body_size: 10 * 1024 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(30),
+            write_timeout: Some(Duration::from_secs(30)),
+            request_timeout: None,
+            max_requests_per_connection: None,
+            max_connections: 10_000,
+            max_drain: 256 * 1024,
+        }
+    }
+}
+
+/// An HTTP/1.1 server: Go's `http.Server`.
+///
+/// ```no_run
+/// use fibra_http::{Error, Request, Response, Server};
+///
+/// fn hello(_req: &mut Request, resp: &mut Response) -> Result<(), Error> {
+///     resp.text("hello\n");
+///     Ok(())
+/// }
+///
+/// fibra_runtime::run(|| Server::bind("127.0.0.1:8080")?.serve(hello)).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+/// Stops a running [`Server`] gracefully; see [`Server::shutdown_handle`].
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: Config,
+    /// Open connections.
+    active: AtomicUsize,
+    shutting_down: AtomicBool,
+    /// When in-flight requests are cut off after a shutdown.
+    grace_deadline: Mutex<Option<Instant>>,
+    acceptor: Mutex<Option<Coroutine>>,
+    /// The acceptor parked at `max_connections`.
+    acceptor_waiting: AtomicBool,
+    acceptor_unparker: Mutex<Option<Unparker>>,
+    /// `serve`'s caller waiting for connections to finish.
+    drain_waiter: Mutex<Option<Unparker>>,
+    /// Connection coroutines by id, with whether each is idle (between
+    /// requests).
+    conns: Mutex<HashMap<u64, (Coroutine, bool)>>,
+}
+
+/// Locks a mutex, ignoring poisoning (the guarded data stays consistent:
+/// every critical section is a single insert, remove or flag update).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Marks connection `id` idle or busy. Returns `false` when it should
+    /// close instead of waiting (shutdown started).
+    fn set_idle(&self, id: u64, idle: bool) -> bool {
+        if let Some(entry) = lock(&self.conns).get_mut(&id) {
+            entry.1 = idle;
+        }
+        !(idle && self.is_shutting_down())
+    }
+
+    fn connection_closed(&self, id: Option<u64>) {
+        if let Some(id) = id {
+            lock(&self.conns).remove(&id);
+        }
+        self.active.fetch_sub(1, Ordering::SeqCst);
+        if self.acceptor_waiting.swap(false, Ordering::SeqCst) {
+            if let Some(u) = lock(&self.acceptor_unparker).as_ref() {
+                u.unpark();
+            }
+        }
+        if self.is_shutting_down() {
+            if let Some(u) = lock(&self.drain_waiter).as_ref() {
+                u.unpark();
+            }
+        }
+    }
+}
+
+impl Server {
+    /// Binds a listener on `addr` with the default [`Config`].
+    ///
+    /// # Errors
+    /// The listener's bind errors.
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> std::io::Result<Server> {
+        Ok(Server::new(TcpListener::bind(addr)?))
+    }
+
+    /// A server accepting on `listener`, with the default [`Config`].
+    pub fn new(listener: TcpListener) -> Server {
+        Server {
+            listener,
+            shared: Arc::new(Shared {
+                config: Config::default(),
+                active: AtomicUsize::new(0),
+                shutting_down: AtomicBool::new(false),
+                grace_deadline: Mutex::new(None),
+                acceptor: Mutex::new(None),
+                acceptor_waiting: AtomicBool::new(false),
+                acceptor_unparker: Mutex::new(None),
+                drain_waiter: Mutex::new(None),
+                conns: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Replaces the configuration. Call it before [`Server::shutdown_handle`]
+    /// and [`Server::serve`].
+    ///
+    /// # Panics
+    /// If a [`ShutdownHandle`] was already taken.
+    pub fn with_config(mut self, config: Config) -> Server {
+        Arc::get_mut(&mut self.shared)
+            .expect("fibra-http: with_config after shutdown_handle")
+            .config = config;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// The address the server listens on (to learn the port after binding
+    /// port 0).
+    ///
+    /// # Errors
+    /// The listener's errors.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle that stops the server from another coroutine or thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Accepts connections and serves each in its own coroutine with
+    /// `handler`, until [`ShutdownHandle::shutdown`]. Blocks the caller
+    /// (a coroutine, or a plain thread using the global runtime); returns
+    /// once shutdown has finished.
+    ///
+    /// # Errors
+    /// None today while serving (accept errors are logged and retried after
+    /// a pause); `Other` if the accept loop panicked.
+    pub fn serve(self, handler: impl Handler) -> std::io::Result<()> {
+        let shared = self.shared;
+        let handler: Arc<dyn Handler> = Arc::new(handler);
+        let listener = self.listener;
+        let acc_shared = shared.clone();
+        let acceptor = fibra_runtime::spawn(move || accept_loop(&listener, &acc_shared, &handler));
+        *lock(&shared.acceptor) = Some(acceptor.coroutine());
+        if shared.is_shutting_down() {
+            acceptor.cancel();
+        }
+        let result = acceptor
+            .join()
+            .map_err(|_| std::io::Error::other("fibra-http: accept loop panicked"));
+        wait_for_connections(&shared);
+        result
+    }
+}
+
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, handler: &Arc<dyn Handler>) {
+    *lock(&shared.acceptor_unparker) = Some(fibra_runtime::current_unparker());
+    let max = shared.config.max_connections.max(1);
+    loop {
+        // Back-pressure: at the limit, wait for a connection to close.
+        while shared.active.load(Ordering::SeqCst) >= max {
+            shared.acceptor_waiting.store(true, Ordering::SeqCst);
+            if shared.active.load(Ordering::SeqCst) < max {
+                shared.acceptor_waiting.store(false, Ordering::SeqCst);
+                break;
+            }
+            if fibra_runtime::park_deadline(None).is_err() || shared.is_shutting_down() {
+                return;
+            }
+        }
+        if shared.is_shutting_down() {
+            return;
+        }
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                shared.active.fetch_add(1, Ordering::SeqCst);
+                let sh = shared.clone();
+                let h = handler.clone();
+                let spawned = fibra_runtime::coroutine::Builder::new()
+                    .name("fibra-http-conn")
+                    .spawn(move || conn::run(stream, peer, &sh, &*h));
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "fibra-http: cannot spawn a connection coroutine");
+                    shared.connection_closed(None);
+                }
+            }
+            Err(e) => {
+                if shared.is_shutting_down() || fibra_runtime::is_canceled(&e) {
+                    return;
+                }
+                // Out of file descriptors and the like: pause, then retry.
+                tracing::warn!(error = %e, "fibra-http: accept failed");
+                fibra_runtime::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// After the accept loop stopped: wait for in-flight requests until the
+/// grace deadline, then cancel what is left.
+fn wait_for_connections(shared: &Shared) {
+    *lock(&shared.drain_waiter) = Some(fibra_runtime::current_unparker());
+    let deadline = lock(&shared.grace_deadline).unwrap_or_else(Instant::now);
+    while shared.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        // Spurious wake-ups and timeouts both lead back to the loop test.
+        let _ = fibra_runtime::park_deadline(Some(deadline));
+    }
+    if shared.active.load(Ordering::SeqCst) > 0 {
+        for (co, _) in lock(&shared.conns).values() {
+            co.cancel();
+        }
+        let hard = Instant::now() + Duration::from_secs(1);
+        while shared.active.load(Ordering::SeqCst) > 0 && Instant::now() < hard {
+            let _ = fibra_runtime::park_deadline(Some(hard));
+        }
+    }
+}
+
+impl ShutdownHandle {
+    /// Starts a graceful shutdown: the server stops accepting, closes idle
+    /// connections, lets requests in flight finish (their responses say
+    /// `Connection: close`) for up to `grace`, then cancels the rest.
+    /// Returns at once; [`Server::serve`] returns when it is done.
+    pub fn shutdown(&self, grace: Duration) {
+        let sh = &self.shared;
+        *lock(&sh.grace_deadline) = Some(Instant::now() + grace);
+        sh.shutting_down.store(true, Ordering::SeqCst);
+        if let Some(acceptor) = lock(&sh.acceptor).as_ref() {
+            acceptor.cancel();
+        }
+        for (co, idle) in lock(&sh.conns).values() {
+            if *idle {
+                co.cancel();
+            }
+        }
+        if let Some(u) = lock(&sh.drain_waiter).as_ref() {
+            u.unpark();
+        }
+    }
+
+    /// Whether [`ShutdownHandle::shutdown`] was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shared.is_shutting_down()
+    }
+
+    /// Connections currently open.
+    pub fn open_connections(&self) -> usize {
+        self.shared.active.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,348 @@
+//! The request a handler receives.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use http::header::{self, HeaderMap};
+use http::{Extensions, Method, StatusCode, Uri, Version};
+
+use super::io::Input;
+use crate::proto::{BodyDecoder, RequestHead};
+use crate::urlencoded;
+use crate::Error;
+
+/// An HTTP request: the head as `http` crate types, and a body read lazily
+/// from the connection.
+///
+/// The body is not read before the handler runs. Read it with
+/// [`Request::body`] (streaming, [`Read`]), [`Request::read_body_to_vec`],
+/// [`Request::form`] or `json()`. What the handler leaves unread is
+/// discarded by the server (up to a limit, past which the connection is
+/// closed), so it is never taken for the next request.
+#[derive(Debug)]
+pub struct Request {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+    remote_addr: SocketAddr,
+    extensions: Extensions,
+    pub(crate) body: BodyState,
+    max_body: usize,
+}
+
+/// The request body's read state; owns the connection's input while the
+/// handler runs.
+#[derive(Debug)]
+pub(crate) struct BodyState {
+    pub(crate) input: Input,
+    pub(crate) decoder: BodyDecoder,
+    /// `Expect: 100-continue` was sent and `100 Continue` was not (yet).
+    pub(crate) continue_pending: bool,
+    pub(crate) read_timeout: Duration,
+    /// An overall deadline for the body (set while draining it).
+    pub(crate) deadline: Option<Instant>,
+    /// A read failed (malformed chunk, timeout, reset): the rest of the
+    /// stream cannot be trusted.
+    pub(crate) failed: bool,
+}
+
+impl BodyState {
+    /// Reads body bytes into `out` (0 at the end of the body).
+    pub(crate) fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() || self.decoder.is_done() {
+            return Ok(0);
+        }
+        let r = self.read_inner(out);
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
+    }
+
+    fn read_inner(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.failed {
+            return Err(io::Error::other("request body failed earlier"));
+        }
+        if self.continue_pending {
+            self.continue_pending = false;
+            self.input
+                .stream
+                .set_write_timeout(Some(self.read_timeout))?;
+            (&*self.input.stream).write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        }
+        loop {
+            let (used, data) = self
+                .decoder
+                .decode(self.input.pending(), out.len())
+                .map_err(|e| io::Error::from(Error::new(StatusCode::BAD_REQUEST, e.to_string())))?;
+            let len = data.len();
+            out[..len].copy_from_slice(data);
+            self.input.consume(used);
+            if len > 0 {
+                return Ok(len);
+            }
+            if self.decoder.is_done() {
+                return Ok(0);
+            }
+            let mut deadline = Instant::now() + self.read_timeout;
+            if let Some(d) = self.deadline {
+                deadline = deadline.min(d);
+            }
+            if self.input.fill(Some(deadline))? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed inside the request body",
+                ));
+            }
+        }
+    }
+
+    /// Discards the rest of the body if it is at most `limit` bytes away.
+    /// Returns whether the connection is still usable.
+    pub(crate) fn drain(&mut self, limit: usize) -> bool {
+        if self.failed {
+            return false;
+        }
+        if self.decoder.is_done() {
+            return true;
+        }
+        if self.continue_pending {
+            // The client may be waiting for `100 Continue` or may send the
+            // body anyway: only closing is safe.
+            return false;
+        }
+        if self
+            .decoder
+            .remaining_hint()
+            .is_some_and(|n| n > limit as u64)
+        {
+            return false;
+        }
+        // A client dribbling the rest gets one read timeout in total.
+        self.deadline = Some(Instant::now() + self.read_timeout);
+        let mut scratch = [0u8; 4096];
+        let mut total = 0usize;
+        while total <= limit {
+            match self.read(&mut scratch) {
+                Ok(0) => return true,
+                Ok(n) => total += n,
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+}
+
+/// The request body as a [`Read`]er; see [`Request::body`].
+#[derive(Debug)]
+pub struct Body<'a> {
+    state: &'a mut BodyState,
+}
+
+impl Read for Body<'_> {
+    /// Reads decoded body bytes; `Ok(0)` at the end of the body.
+    ///
+    /// # Errors
+    /// `TimedOut` when no byte arrives within the server's read timeout,
+    /// `UnexpectedEof` when the client closes early, `InvalidData` (wrapping
+    /// an [`Error`] with status 400) on a malformed chunked body.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.state.read(buf)
+    }
+}
+
+impl Request {
+    pub(crate) fn new(
+        head: RequestHead,
+        remote_addr: SocketAddr,
+        body: BodyState,
+        max_body: usize,
+    ) -> Request {
+        Request {
+            method: head.method,
+            uri: head.uri,
+            version: head.version,
+            headers: head.headers,
+            remote_addr,
+            extensions: Extensions::new(),
+            body,
+            max_body,
+        }
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The request target as sent (usually a path and query).
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The path of the target, still percent-encoded.
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    /// `HTTP/1.0` or `HTTP/1.1`.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The header fields.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The header fields, for middleware that rewrites them.
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
+    }
+
+    /// The value of header `name` if present and visible ASCII (the first one
+    /// if repeated).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+
+    /// The raw query string, without `?`.
+    pub fn raw_query(&self) -> Option<&str> {
+        self.uri.query()
+    }
+
+    /// The query parameters, decoded, in order (a name may repeat).
+    pub fn query(&self) -> Vec<(String, String)> {
+        self.uri
+            .query()
+            .map(|q| urlencoded::parse_pairs(q.as_bytes()))
+            .unwrap_or_default()
+    }
+
+    /// The first query parameter called `name`, decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query()
+            .into_iter()
+            .find_map(|(k, v)| (k == name).then_some(v))
+    }
+
+    /// The value of cookie `name` from the `Cookie` header(s).
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|h| urlencoded::find_cookie(h, name))
+    }
+
+    /// The client's address.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.remote_addr
+    }
+
+    /// Values attached by middleware or the router (such as path
+    /// parameters).
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Mutable access to the extensions.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+
+    /// The body, decoded from `Content-Length` or chunked framing, read from
+    /// the connection as the handler reads it. The first read answers
+    /// `Expect: 100-continue` with `100 Continue`.
+    pub fn body(&mut self) -> Body<'_> {
+        Body {
+            state: &mut self.body,
+        }
+    }
+
+    /// Reads the whole body, refusing more than `limit` bytes.
+    ///
+    /// # Errors
+    /// An [`Error`] with status `413` when the body is longer than `limit`
+    /// (checked against `Content-Length` before reading), `408` on a read
+    /// timeout, `400` on a malformed body, `500` on other I/O errors.
+    pub fn read_body_to_vec(&mut self, limit: usize) -> Result<Vec<u8>, Error> {
+        let too_large = || Error::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+        if self
+            .body
+            .decoder
+            .remaining_hint()
+            .is_some_and(|n| n > limit as u64)
+        {
+            return Err(too_large());
+        }
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            let n = self.body.read(&mut chunk)?;
+            if n == 0 {
+                return Ok(out);
+            }
+            if out.len() + n > limit {
+                return Err(too_large());
+            }
+            out.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Reads the whole body up to the server's `max_body_size`
+    /// ([`crate::Config::max_body_size`]).
+    ///
+    /// # Errors
+    /// As [`Request::read_body_to_vec`].
+    pub fn body_bytes(&mut self) -> Result<Vec<u8>, Error> {
+        self.read_body_to_vec(self.max_body)
+    }
+
+    /// Reads and decodes an `application/x-www-form-urlencoded` body (up to
+    /// `max_body_size`) into name/value pairs, in order. Unlike Go's
+    /// `ParseForm`, query parameters are not merged in; see
+    /// [`Request::query`].
+    ///
+    /// # Errors
+    /// `415` when the content type is not a URL-encoded form, else as
+    /// [`Request::read_body_to_vec`].
+    pub fn form(&mut self) -> Result<Vec<(String, String)>, Error> {
+        let is_form = self
+            .header("content-type")
+            .and_then(|ct| ct.split(';').next())
+            .is_some_and(|ct| {
+                ct.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if !is_form {
+            return Err(Error::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected application/x-www-form-urlencoded",
+            ));
+        }
+        let body = self.body_bytes()?;
+        Ok(urlencoded::parse_pairs(&body))
+    }
+
+    /// Reads the body (up to `max_body_size`) and parses it as JSON.
+    ///
+    /// # Errors
+    /// `400` when the body is not valid JSON for `T`, else as
+    /// [`Request::read_body_to_vec`].
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, Error> {
+        let body = self.body_bytes()?;
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::bad_request(format!("invalid JSON body: {e}")))
+    }
+}
+
+impl Request {
+    /// Gives the connection's input back to the server.
+    pub(crate) fn into_input(self) -> Input {
+        self.body.input
+    }
+}
