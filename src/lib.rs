@@ -15,9 +15,10 @@
 #![warn(missing_docs)]
 
 pub use fibra_runtime::{
-    blocking, check_interrupts, coroutine, current_unparker, effective_deadline, go, in_coroutine,
-    io, is_canceled, park, park_deadline, run, runtime, scope_deadline, shield, sleep, sleep_until,
-    spawn, time, with_deadline, with_timeout, yield_now, Canceled, JoinHandle, Unparker,
+    blocking, chan, check_interrupts, coroutine, coroutine_local, current_unparker,
+    effective_deadline, go, in_coroutine, io, is_canceled, park, park_deadline, pool, run, runtime,
+    scope_deadline, select, shield, sleep, sleep_until, spawn, sync, time, with_deadline,
+    with_timeout, yield_now, Canceled, JoinHandle, LocalKey, Unparker,
 };
 
 pub use fibra_http as http;

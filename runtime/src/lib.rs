@@ -24,11 +24,19 @@
 //! [`park_deadline`] (the one blocking wait, honouring deadlines and
 //! cancellation), [`time::Timer`], [`io::Registration`] for sockets, and
 //! [`blocking()`] for thread-blocking calls.
+//!
+//! Built on those: Go-style channels with [`select!`] and a oneshot
+//! ([`chan`]); [`sync`] with `Mutex`, `RwLock`, `Condvar`, `Semaphore`,
+//! `WaitGroup`, `Barrier` and `OnceCell`, all parking instead of blocking;
+//! [`coroutine_local!`] in place of `thread_local!`; deadlines
+//! ([`with_timeout`]) and cancellation (`JoinHandle::cancel`, [`shield`]);
+//! and the generic connection [`pool`] the clients share.
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
 mod blocking;
+pub mod chan;
 pub mod coroutine;
 pub mod io;
 mod local;
@@ -36,6 +44,7 @@ mod park;
 pub mod pool;
 pub mod runtime;
 mod scheduler;
+pub mod sync;
 mod sys;
 mod task;
 pub mod time;

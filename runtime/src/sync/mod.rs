@@ -1,0 +1,33 @@
+//! Synchronisation primitives that park coroutines instead of blocking
+//! worker threads: [`Mutex`], [`RwLock`], [`Condvar`] (shaped like std's),
+//! [`Semaphore`], [`WaitGroup`] (Go's), [`Barrier`] and [`OnceCell`].
+//!
+//! All of them also work from plain OS threads, where waiting blocks the
+//! thread. Common choices, stated once:
+//!
+//! - **No poisoning.** A panic while holding a guard just releases it.
+//! - **Fairness.** Locks and the semaphore serve waiters FIFO by direct
+//!   hand-off once anybody waits; the uncontended path of a lock is a
+//!   single CAS each way.
+//! - **Cancellation.** Lock and wait methods behave like their std/Go
+//!   namesakes and ignore `cancel()` and `with_timeout` scopes;
+//!   `*_cancelable` variants honour both and return `io::Result`.
+//!   [`Semaphore::acquire`] is cancel-aware by default.
+
+mod barrier;
+mod condvar;
+mod mutex;
+mod once;
+mod raw;
+mod rwlock;
+mod semaphore;
+pub(crate) mod waiter;
+mod waitgroup;
+
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use condvar::{Condvar, WaitTimeoutResult};
+pub use mutex::{Mutex, MutexGuard};
+pub use once::OnceCell;
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::{Semaphore, SemaphorePermit};
+pub use waitgroup::WaitGroup;
