@@ -1,5 +1,5 @@
 //! Measures how much coroutine stack typical deep workloads need, to justify
-//! fibra's default stack size. Usage: `stackprobe <fmt|json|tls> <bytes>`
+//! fibra's default stack size. Usage: `stackprobe <fmt|json|tls|deflate> <bytes>`
 //! runs the workload in a coroutine with that stack and prints `ok`, or dies
 //! with fibra's stack-overflow report. `scripts/measure-stack` binary-searches
 //! the smallest size that works, for release and debug builds.
@@ -48,12 +48,24 @@ fn tls() {
     let mut out = [0u8; 5]; s.reader().read_exact(&mut out).unwrap(); assert_eq!(&out, b"hello");
 }
 
+fn deflate() {
+    use std::io::Write;
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8 ^ (i / 7) as u8).collect();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&data).unwrap();
+    let gz = enc.finish().unwrap();
+    let mut dec = flate2::read::GzDecoder::new(&gz[..]);
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut dec, &mut out).unwrap();
+    assert_eq!(out, data);
+}
+
 fn main() {
     let mut a = std::env::args().skip(1);
     let w = a.next().unwrap();
     let size: usize = a.next().unwrap().parse().unwrap();
     let h = fibra_runtime::coroutine::Builder::new().name(w.clone()).stack_size(size).spawn(move || match w.as_str() {
-        "json" => json(), "tls" => tls(), "fmt" => { let s = format!("{:?}", (1..100).collect::<Vec<_>>()); std::hint::black_box(s); }
+        "json" => json(), "tls" => tls(), "deflate" => deflate(), "fmt" => { let s = format!("{:?}", (1..100).collect::<Vec<_>>()); std::hint::black_box(s); }
         _ => panic!() }).unwrap();
     h.join().unwrap();
     println!("ok");
