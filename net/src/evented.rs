@@ -58,6 +58,20 @@ impl<S: Source> Evented<S> {
         self.reg.do_io(Direction::Write, deadline, || op(io))
     }
 
+    /// A stream read or write of at most `want` bytes; see
+    /// [`Registration::do_io_stream`] (a short transfer clears readiness,
+    /// saving the syscall that would only return `WouldBlock`).
+    pub(crate) fn stream_io(
+        &self,
+        dir: Direction,
+        deadline: Option<Instant>,
+        want: usize,
+        mut op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let io = self.io();
+        self.reg.do_io_stream(dir, deadline, want, || op(io))
+    }
+
     /// Deregisters and hands back the source.
     pub(crate) fn into_inner(mut self) -> io::Result<S> {
         let mut io = self

@@ -52,36 +52,47 @@ macro_rules! impl_stream_io {
     ($ty:ident) => {
         impl std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.inner
-                    .read_with(self.timeouts.read_deadline(), |mut s| {
-                        std::io::Read::read(&mut s, buf)
-                    })
+                let want = buf.len();
+                self.inner.stream_io(
+                    fibra_runtime::io::Direction::Read,
+                    self.timeouts.read_deadline(),
+                    want,
+                    |mut s| std::io::Read::read(&mut s, buf),
+                )
             }
 
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
-                self.inner
-                    .read_with(self.timeouts.read_deadline(), |mut s| {
-                        std::io::Read::read_vectored(&mut s, bufs)
-                    })
+                let want = bufs.iter().map(|b| b.len()).sum();
+                self.inner.stream_io(
+                    fibra_runtime::io::Direction::Read,
+                    self.timeouts.read_deadline(),
+                    want,
+                    |mut s| std::io::Read::read_vectored(&mut s, bufs),
+                )
             }
         }
 
         impl std::io::Write for &$ty {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.inner
-                    .write_with(self.timeouts.write_deadline(), |mut s| {
-                        std::io::Write::write(&mut s, buf)
-                    })
+                self.inner.stream_io(
+                    fibra_runtime::io::Direction::Write,
+                    self.timeouts.write_deadline(),
+                    buf.len(),
+                    |mut s| std::io::Write::write(&mut s, buf),
+                )
             }
 
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                self.inner
-                    .write_with(self.timeouts.write_deadline(), |mut s| {
-                        std::io::Write::write_vectored(&mut s, bufs)
-                    })
+                let want = bufs.iter().map(|b| b.len()).sum();
+                self.inner.stream_io(
+                    fibra_runtime::io::Direction::Write,
+                    self.timeouts.write_deadline(),
+                    want,
+                    |mut s| std::io::Write::write_vectored(&mut s, bufs),
+                )
             }
 
             fn flush(&mut self) -> std::io::Result<()> {

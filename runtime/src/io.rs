@@ -50,12 +50,37 @@ impl Direction {
     }
 }
 
+/// The coroutines waiting in one direction. Almost always there is at most
+/// one (one reader, one writer), which needs no allocation.
+#[derive(Default)]
+struct Waiters {
+    first: Option<Unparker>,
+    rest: Vec<Unparker>,
+}
+
+impl Waiters {
+    fn push(&mut self, w: Unparker) {
+        if self.first.is_none() {
+            self.first = Some(w);
+        } else {
+            self.rest.push(w);
+        }
+    }
+
+    fn remove(&mut self, me: &Unparker) {
+        if self.first.as_ref().is_some_and(|w| w.will_unpark(me)) {
+            self.first = self.rest.pop();
+        }
+        self.rest.retain(|w| !w.will_unpark(me));
+    }
+}
+
 /// Per-source state shared between the reactor and waiting coroutines.
 pub(crate) struct IoSource {
     readiness: AtomicUsize,
     closed: AtomicBool,
-    readers: Mutex<Vec<Unparker>>,
-    writers: Mutex<Vec<Unparker>>,
+    readers: Mutex<Waiters>,
+    writers: Mutex<Waiters>,
     gen: u32,
 }
 
@@ -65,8 +90,16 @@ impl IoSource {
             Direction::Read => &self.readers,
             Direction::Write => &self.writers,
         };
-        let waiters = std::mem::take(&mut *list.lock().unwrap_or_else(|e| e.into_inner()));
-        for w in waiters {
+        let (first, rest) = {
+            let mut l = list.lock().unwrap_or_else(|e| e.into_inner());
+            // `take` of an empty Vec moves no allocation; with waiters beyond
+            // the first, the list is rare enough to reallocate.
+            (l.first.take(), std::mem::take(&mut l.rest))
+        };
+        if let Some(w) = first {
+            w.unpark();
+        }
+        for w in rest {
             w.unpark();
         }
     }
@@ -127,8 +160,8 @@ impl Sources {
             // Assume ready: the first operation goes straight to the syscall.
             readiness: AtomicUsize::new(READABLE | WRITABLE),
             closed: AtomicBool::new(false),
-            readers: Mutex::new(Vec::new()),
-            writers: Mutex::new(Vec::new()),
+            readers: Mutex::new(Waiters::default()),
+            writers: Mutex::new(Waiters::default()),
             gen: *gen,
         });
         let index = slab.insert(src.clone());
@@ -281,6 +314,48 @@ impl Registration {
         }
     }
 
+    /// [`Registration::do_io`] for byte streams: `op` moves at most `want`
+    /// bytes and returns how many it moved. A short transfer (`0 < n < want`)
+    /// means the socket buffer ran dry (read) or full (write), so readiness
+    /// is cleared right away and the next call parks instead of making a
+    /// syscall that would only return `WouldBlock`. An event that arrived
+    /// meanwhile keeps the readiness set (the tick check), so none is lost.
+    /// Only for stream sockets: a datagram may be short and still leave
+    /// more queued.
+    ///
+    /// # Errors
+    /// As [`Registration::do_io`].
+    pub fn do_io_stream(
+        &self,
+        dir: Direction,
+        deadline: Option<Instant>,
+        want: usize,
+        mut op: impl FnMut() -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        loop {
+            let seen = self.src.readiness.load(Ordering::Acquire);
+            if seen & dir.mask() != 0 {
+                match op() {
+                    Ok(n) => {
+                        if n > 0 && n < want {
+                            self.src.clear(seen, dir);
+                        }
+                        return Ok(n);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.src.clear(seen, dir);
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted && !task::is_canceled(&e) => {
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            self.wait(dir, deadline)?;
+        }
+    }
+
     /// Parks until the source is readable (or closed or errored).
     ///
     /// # Errors
@@ -341,9 +416,7 @@ impl Registration {
         } else {
             task::park_deadline(deadline)
         };
-        list.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|w| !w.will_unpark(&me));
+        list.lock().unwrap_or_else(|e| e.into_inner()).remove(&me);
         r?;
         self.check_open()
     }
