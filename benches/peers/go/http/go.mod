@@ -1,0 +1,3 @@
+module fibra.invalid/benches/peers/go/http
+
+go 1.19
