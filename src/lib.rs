@@ -22,4 +22,5 @@ pub use fibra_runtime::{
 };
 
 pub use fibra_http as http;
+pub use fibra_memcache as memcache;
 pub use fibra_net as net;

@@ -1,0 +1,182 @@
+//! One connection to one memcached node: a socket, a read buffer the codec
+//! decodes from, and a write buffer commands are encoded into. Plain
+//! blocking code; reads and writes park only the calling coroutine.
+
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fibra_net::TcpStream;
+use fibra_runtime::pool::Manage;
+
+use crate::error::{Error, Kind, ServerKind};
+use crate::proto::{self, Reply, Status};
+
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A connection with its buffers. `broken` is set by any failure that may
+/// leave the stream out of step; the pool then closes it.
+pub(crate) struct Connection {
+    stream: TcpStream,
+    rbuf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The request being built; [`Connection::send`] writes and clears it.
+    pub(crate) wbuf: Vec<u8>,
+    pub(crate) broken: bool,
+    /// The node's generation when this connection was opened.
+    generation: u64,
+}
+
+impl Connection {
+    fn new(stream: TcpStream, generation: u64) -> Connection {
+        Connection {
+            stream,
+            rbuf: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
+            wbuf: Vec::with_capacity(1024),
+            broken: false,
+            generation,
+        }
+    }
+
+    /// Writes the encoded request.
+    pub(crate) fn send(&mut self) -> Result<(), Error> {
+        let r = self.stream.write_all(&self.wbuf);
+        self.wbuf.clear();
+        r.map_err(|e| self.fail(e.into()))
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        self.broken = true;
+        e
+    }
+
+    /// Reads more bytes after `end`, compacting or growing the buffer.
+    fn fill(&mut self) -> Result<(), Error> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.end == self.rbuf.len() {
+            if self.start > 0 {
+                self.rbuf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else {
+                let len = self.rbuf.len() * 2;
+                self.rbuf.resize(len, 0);
+            }
+        }
+        match self.stream.read(&mut self.rbuf[self.end..]) {
+            Ok(0) => Err(self.fail(
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "memcached closed the connection",
+                )
+                .into(),
+            )),
+            Ok(n) => {
+                self.end += n;
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e.into())),
+        }
+    }
+
+    /// The next reply unit. `ERROR`/`CLIENT_ERROR`/`SERVER_ERROR` come back
+    /// as errors; after `ERROR` and `CLIENT_ERROR` the connection is marked
+    /// broken (the server may have read part of the request as a command).
+    pub(crate) fn reply(&mut self) -> Result<Reply<'_>, Error> {
+        // Find a whole reply first, so that the returned borrow is taken
+        // once the buffer no longer changes.
+        loop {
+            match proto::decode(&self.rbuf[self.start..self.end]) {
+                Ok(Status::Complete(..)) => break,
+                Ok(Status::Partial) => self.fill()?,
+                Err(e) => return Err(self.fail(e.into())),
+            }
+        }
+        let Ok(Status::Complete(reply, n)) = proto::decode(&self.rbuf[self.start..self.end]) else {
+            unreachable!("decoded as complete just before")
+        };
+        self.start += n;
+        let server_err = |kind, m: &[u8]| {
+            Error::new(Kind::Server(kind, String::from_utf8_lossy(m).into_owned()))
+        };
+        match reply {
+            Reply::Error(m) => {
+                let e = server_err(ServerKind::Error, m);
+                self.broken = true;
+                Err(e)
+            }
+            Reply::ClientError(m) => {
+                let e = server_err(ServerKind::Client, m);
+                self.broken = true;
+                Err(e)
+            }
+            Reply::ServerError(m) => Err(server_err(ServerKind::Server, m)),
+            r => Ok(r),
+        }
+    }
+
+    /// Marks the connection broken and builds the error for a reply that
+    /// does not fit the command.
+    pub(crate) fn unexpected(&mut self, what: &str) -> Error {
+        self.broken = true;
+        Error::new(Kind::Unexpected(what.to_string()))
+    }
+}
+
+/// Opens connections to one node for its [`fibra_runtime::pool::Pool`].
+pub(crate) struct Manager {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) io_timeout: Option<Duration>,
+    /// Bumped on every network failure of the node: connections opened
+    /// before it (idle in the pool while the node went down) are closed
+    /// instead of reused.
+    pub(crate) generation: Arc<AtomicU64>,
+}
+
+impl Manager {
+    /// Whether `conn` was opened before the node's last failure.
+    pub(crate) fn is_stale(&self, conn: &Connection) -> bool {
+        conn.generation != self.generation.load(Ordering::Acquire)
+    }
+}
+
+impl Manage for Manager {
+    type Conn = Connection;
+    type Error = io::Error;
+
+    fn connect(&self) -> io::Result<Connection> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let addrs = fibra_net::lookup_host((self.host.as_str(), self.port))?;
+        let mut last = None;
+        for addr in addrs {
+            let r = match self.connect_timeout {
+                Some(t) if !t.is_zero() => TcpStream::connect_timeout(&addr, t),
+                _ => TcpStream::connect(addr),
+            };
+            match r {
+                Ok(s) => {
+                    s.set_nodelay(true)?;
+                    s.set_read_timeout(self.io_timeout)?;
+                    s.set_write_timeout(self.io_timeout)?;
+                    return Ok(Connection::new(s, generation));
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address")))
+    }
+
+    fn has_broken(&self, conn: &mut Connection) -> bool {
+        // A reply left unread also puts the stream out of step.
+        conn.broken || conn.start != conn.end || self.is_stale(conn)
+    }
+}
