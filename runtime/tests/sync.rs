@@ -76,6 +76,36 @@ fn mutex_waiters_are_served_in_arrival_order() {
     assert_eq!(order, (0..20).collect::<Vec<_>>());
 }
 
+/// A holder that re-locks in a tight loop, never parking, may win against
+/// a woken waiter for a while (normal mode), but once the waiter has waited
+/// the starvation threshold the lock is handed to it.
+#[test]
+fn mutex_waiter_is_not_starved_by_a_relocking_holder() {
+    let waited = rt().block_on(|| {
+        let m = Arc::new(Mutex::new(0u64));
+        let stop = Arc::new(AtomicBool::new(false));
+        let holder = {
+            let (m, stop) = (m.clone(), stop.clone());
+            spawn(move || {
+                while !stop.load(Ordering::Acquire) {
+                    let mut g = m.lock();
+                    for _ in 0..100 {
+                        *g = std::hint::black_box(*g + 1);
+                    }
+                }
+            })
+        };
+        sleep(Duration::from_millis(10)); // the holder is spinning by now
+        let start = Instant::now();
+        drop(m.lock());
+        let waited = start.elapsed();
+        stop.store(true, Ordering::Release);
+        holder.join().unwrap();
+        waited
+    });
+    assert!(waited < Duration::from_secs(1), "waited {waited:?}");
+}
+
 #[test]
 fn mutex_lock_cancelable_returns_canceled_and_strands_nobody() {
     rt().block_on(|| {

@@ -1,24 +1,100 @@
 //! The MPMC channel: [`Sender`], [`Receiver`] and their select cases.
 
+use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::fmt;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::error::{RecvError, SendError, TryRecvError, TrySendError};
-use super::select::{select_wait, Fired, Registered, SelectCase, Token};
+use super::select::{wake, Registered, SelectCase, Token};
 use crate::sync::waiter::{lock, Wait};
+use crate::task::Unparker;
 
 /// Where a blocked operation's value travels: a waiting sender's value, or
-/// the value handed to a waiting receiver.
-type Slot<T> = Arc<std::sync::Mutex<Option<T>>>;
+/// the value handed to a waiting receiver. It lives in the blocked
+/// operation's frame (its select case), next to its [`Token`].
+type Slot<T> = UnsafeCell<Option<T>>;
 
 /// One blocked operation in a channel's waiter list.
+///
+/// INVARIANT: `token` and `slot` point into the frame of an operation that
+/// is blocked on this channel; [`Token`]'s protocol keeps them valid while
+/// the entry is in a list. `slot` is read or written only by the thread
+/// that claimed `token` for `case`, under the channel lock, before it calls
+/// [`Token::complete`].
 struct Entry<T> {
-    token: Arc<Token>,
+    token: NonNull<Token>,
     case: usize,
-    slot: Slot<T>,
+    slot: NonNull<Slot<T>>,
+}
+
+// SAFETY: an entry is a pair of pointers into a blocked operation's frame,
+// used under the channel lock as the type invariant says; moving it to
+// another thread moves a `T` (through `slot`) between threads: `T: Send`.
+unsafe impl<T: Send> Send for Entry<T> {}
+
+impl<T> Entry<T> {
+    fn new(token: &Token, case: usize, slot: &Slot<T>) -> Self {
+        Entry {
+            token: NonNull::from(token),
+            case,
+            slot: NonNull::from(slot),
+        }
+    }
+
+    fn token(&self) -> &Token {
+        // SAFETY: the entry is in (or was just taken from) a list, so its
+        // token is alive (type invariant).
+        unsafe { self.token.as_ref() }
+    }
+
+    fn is(&self, token: &Token) -> bool {
+        std::ptr::eq(self.token.as_ptr(), token)
+    }
+
+    /// Puts `value` in the slot of a receiver we claimed, completes it and
+    /// returns whom to wake.
+    ///
+    /// # Safety
+    /// The caller claimed this entry's token for its case (and holds the
+    /// channel lock).
+    unsafe fn hand_over(self, value: T) -> Option<Unparker> {
+        // SAFETY: we are the one claimer (contract), the only party that
+        // touches the slot until `complete`; the frame is alive (invariant).
+        unsafe {
+            *self.slot.as_ref().get() = Some(value);
+            self.token().complete()
+        }
+    }
+
+    /// Takes the value of a sender we claimed, completes it and returns the
+    /// value and whom to wake.
+    ///
+    /// # Safety
+    /// As [`Entry::hand_over`].
+    unsafe fn take_over(self) -> (T, Option<Unparker>) {
+        // SAFETY: as in `hand_over`.
+        unsafe {
+            let value = (*self.slot.as_ref().get())
+                .take()
+                .expect("a waiting sender holds a value");
+            (value, self.token().complete())
+        }
+    }
+
+    /// Completes a claimed entry without touching its slot: a receiver
+    /// finds it empty (closed), a sender finds its value still there
+    /// (failed).
+    ///
+    /// # Safety
+    /// As [`Entry::hand_over`].
+    unsafe fn release(self) -> Option<Unparker> {
+        // SAFETY: as in `hand_over`.
+        unsafe { self.token().complete() }
+    }
 }
 
 struct Inner<T> {
@@ -36,13 +112,28 @@ struct Inner<T> {
 /// Pops the first entry whose token we can claim, skipping entries of
 /// `own` (a select may send and receive on one channel) and dropping dead
 /// ones.
-fn claim<T>(list: &mut VecDeque<Entry<T>>, own: Option<&Arc<Token>>) -> Option<Entry<T>> {
+fn claim<T>(list: &mut VecDeque<Entry<T>>, own: Option<&Token>) -> Option<Entry<T>> {
+    while let Some(e) = list.front() {
+        if own.is_some_and(|o| e.is(o)) {
+            return claim_after_own(list, own);
+        }
+        let claimed = e.token().try_claim(e.case);
+        let e = list.pop_front().expect("front exists");
+        if claimed {
+            return Some(e);
+        }
+    }
+    None
+}
+
+/// [`claim`]'s slow path once the front is the caller's own entry.
+fn claim_after_own<T>(list: &mut VecDeque<Entry<T>>, own: Option<&Token>) -> Option<Entry<T>> {
     let mut i = 0;
     while i < list.len() {
         let e = &list[i];
-        if own.is_some_and(|o| Arc::ptr_eq(o, &e.token)) {
+        if own.is_some_and(|o| e.is(o)) {
             i += 1;
-        } else if e.token.try_claim(e.case) {
+        } else if e.token().try_claim(e.case) {
             return list.remove(i);
         } else {
             list.remove(i);
@@ -51,68 +142,71 @@ fn claim<T>(list: &mut VecDeque<Entry<T>>, own: Option<&Arc<Token>>) -> Option<E
     None
 }
 
-fn has_live<T>(list: &VecDeque<Entry<T>>, own: &Arc<Token>) -> bool {
-    list.iter()
-        .any(|e| !Arc::ptr_eq(own, &e.token) && e.token.is_waiting())
+fn has_live<T>(list: &VecDeque<Entry<T>>, own: &Token) -> bool {
+    list.iter().any(|e| !e.is(own) && e.token().is_waiting())
 }
 
-/// Wakes every entry of `list` with whatever its slot holds (nothing for a
-/// receiver: closed; its own value for a sender: failed).
-fn release_all<T>(list: &mut VecDeque<Entry<T>>) {
+/// Completes every entry of `list` with whatever its slot holds (nothing
+/// for a receiver: closed; its own value for a sender: failed) and returns
+/// whom to wake.
+fn release_all<T>(list: &mut VecDeque<Entry<T>>) -> Vec<Unparker> {
+    let mut wakes = Vec::new();
     for e in list.drain(..) {
-        if e.token.try_claim(e.case) {
-            e.token.finish();
+        if e.token().try_claim(e.case) {
+            // SAFETY: claimed just now, under the channel lock.
+            wakes.extend(unsafe { e.release() });
         }
     }
+    wakes
 }
 
 impl<T> Inner<T> {
-    fn send_ready(&self, own: &Arc<Token>) -> bool {
+    fn send_ready(&self, own: &Token) -> bool {
         self.closed
             || self.no_receivers
             || self.queue.len() < self.cap
             || has_live(&self.receivers, own)
     }
 
-    fn recv_ready(&self, own: &Arc<Token>) -> bool {
+    fn recv_ready(&self, own: &Token) -> bool {
         !self.queue.is_empty() || self.closed || has_live(&self.senders, own)
     }
 
-    fn try_send(&mut self, v: T, own: Option<&Arc<Token>>) -> Result<(), TrySendError<T>> {
+    /// Sends without waiting; `Ok` carries whom to wake once the lock is
+    /// released.
+    fn try_send(&mut self, v: T, own: Option<&Token>) -> Result<Option<Unparker>, TrySendError<T>> {
         if self.closed || self.no_receivers {
             return Err(TrySendError::Disconnected(v));
         }
         if let Some(e) = claim(&mut self.receivers, own) {
-            *lock(&e.slot) = Some(v);
-            e.token.finish();
-            return Ok(());
+            // SAFETY: `claim` claimed it; we hold the lock.
+            return Ok(unsafe { e.hand_over(v) });
         }
         if self.queue.len() < self.cap {
             self.queue.push_back(v);
-            Ok(())
+            Ok(None)
         } else {
             Err(TrySendError::Full(v))
         }
     }
 
-    fn try_recv(&mut self, own: Option<&Arc<Token>>) -> Result<T, TryRecvError> {
+    /// Receives without waiting; `Ok` carries whom to wake once the lock is
+    /// released.
+    fn try_recv(&mut self, own: Option<&Token>) -> Result<(T, Option<Unparker>), TryRecvError> {
         if let Some(v) = self.queue.pop_front() {
             // A slot freed up: move the oldest blocked sender's value in.
+            let mut woken = None;
             if let Some(e) = claim(&mut self.senders, own) {
-                let sent = lock(&e.slot)
-                    .take()
-                    .expect("a waiting sender holds a value");
+                // SAFETY: `claim` claimed it; we hold the lock.
+                let (sent, u) = unsafe { e.take_over() };
                 self.queue.push_back(sent);
-                e.token.finish();
+                woken = u;
             }
-            return Ok(v);
+            return Ok((v, woken));
         }
         if let Some(e) = claim(&mut self.senders, own) {
-            let v = lock(&e.slot)
-                .take()
-                .expect("a waiting sender holds a value");
-            e.token.finish();
-            return Ok(v);
+            // SAFETY: `claim` claimed it; we hold the lock.
+            return Ok(unsafe { e.take_over() });
         }
         if self.closed {
             Err(TryRecvError::Disconnected)
@@ -121,14 +215,20 @@ impl<T> Inner<T> {
         }
     }
 
-    fn close(&mut self) -> bool {
+    /// Closes; returns `None` if already closed, else whom to wake.
+    fn close(&mut self) -> Option<Vec<Unparker>> {
         if self.closed {
-            return false;
+            return None;
         }
         self.closed = true;
-        release_all(&mut self.receivers);
-        release_all(&mut self.senders);
-        true
+        let mut wakes = release_all(&mut self.receivers);
+        wakes.extend(release_all(&mut self.senders));
+        Some(wakes)
+    }
+
+    /// Removes `token`'s entries from `list`.
+    fn remove(list: &mut VecDeque<Entry<T>>, token: &Token) {
+        list.retain(|e| !e.is(token));
     }
 }
 
@@ -141,6 +241,45 @@ struct Chan<T> {
 impl<T> Chan<T> {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner<T>> {
         lock(&self.inner)
+    }
+
+    /// Closes the channel and wakes everyone blocked on it; `false` if it
+    /// was already closed.
+    fn close(&self) -> bool {
+        let wakes = self.lock().close();
+        match wakes {
+            None => false,
+            Some(wakes) => {
+                wakes.iter().for_each(Unparker::unpark);
+                true
+            }
+        }
+    }
+}
+
+/// A plain (non-select) send or receive blocked on a channel, with its
+/// entry in the channel's `senders` (`sender`) or `receivers` list.
+///
+/// Dropping it ends the wait for good ([`Token::settle`]) and removes the
+/// entry if no counterparty claimed it, so the entry never outlives the
+/// frame it points into, even if a panic unwinds through the wait.
+struct Blocked<'a, T> {
+    chan: &'a Chan<T>,
+    token: &'a Token,
+    sender: bool,
+}
+
+impl<T> Drop for Blocked<'_, T> {
+    fn drop(&mut self) {
+        if self.token.settle() {
+            let mut inner = self.chan.lock();
+            let list = if self.sender {
+                &mut inner.senders
+            } else {
+                &mut inner.receivers
+            };
+            Inner::remove(list, self.token);
+        }
     }
 }
 
@@ -222,22 +361,42 @@ impl<T> Sender<T> {
     /// [`TrySendError::Full`] when it would wait,
     /// [`TrySendError::Disconnected`] when closed; the value comes back.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        self.chan.lock().try_send(value, None)
+        let woken = self.chan.lock().try_send(value, None)?;
+        wake(woken);
+        Ok(())
     }
 
+    /// The blocking send: one lock round to try and, failing that, to
+    /// queue an entry pointing at this frame; no allocation.
     fn send_wait(&self, value: T, deadline: Option<Instant>) -> Result<(), SendError<T>> {
-        let value = match self.try_send(value) {
-            Ok(()) => return Ok(()),
+        let mut inner = self.chan.lock();
+        let value = match inner.try_send(value, None) {
+            Ok(woken) => {
+                drop(inner);
+                wake(woken);
+                return Ok(());
+            }
             Err(TrySendError::Disconnected(v)) => return Err(SendError::Disconnected(v)),
             Err(TrySendError::Full(v)) => v,
         };
-        let mut case = SendCase::new(self, value);
-        match select_wait(&mut [&mut case], false, Wait::Interruptible(deadline)) {
-            Fired::Interrupted(e) => {
-                let v = case.value.take().expect("an aborted send keeps its value");
-                Err(SendError::from_io(&e, v))
-            }
-            _ => case.into_result(),
+        let token = Token::new();
+        let slot: Slot<T> = UnsafeCell::new(Some(value));
+        inner.senders.push_back(Entry::new(&token, 0, &slot));
+        drop(inner);
+        let waited = {
+            let _blocked = Blocked {
+                chan: &self.chan,
+                token: &token,
+                sender: true,
+            };
+            token.wait(Wait::Interruptible(deadline))
+        };
+        // A receiver took the value out of the slot; a close or an
+        // interruption left it there.
+        match (waited, slot.into_inner()) {
+            (_, None) => Ok(()),
+            (Ok(_), Some(v)) => Err(SendError::Disconnected(v)),
+            (Err(e), Some(v)) => Err(SendError::from_io(&e, v)),
         }
     }
 
@@ -246,7 +405,7 @@ impl<T> Sender<T> {
     /// fail with [`SendError::Disconnected`]. Returns `false` if it was
     /// already closed (closing twice is not an error, unlike Go).
     pub fn close(&self) -> bool {
-        self.chan.lock().close()
+        self.chan.close()
     }
 
     /// Whether the channel is closed (or has no receivers left).
@@ -313,19 +472,41 @@ impl<T> Receiver<T> {
     /// [`TryRecvError::Empty`] when it would wait,
     /// [`TryRecvError::Disconnected`] when closed and drained.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.chan.lock().try_recv(None)
+        let (v, woken) = self.chan.lock().try_recv(None)?;
+        wake(woken);
+        Ok(v)
     }
 
+    /// The blocking receive: one lock round to try and, failing that, to
+    /// queue an entry pointing at this frame; no allocation.
     fn recv_wait(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
-        match self.try_recv() {
-            Ok(v) => return Ok(v),
+        let mut inner = self.chan.lock();
+        match inner.try_recv(None) {
+            Ok((v, woken)) => {
+                drop(inner);
+                wake(woken);
+                return Ok(v);
+            }
             Err(TryRecvError::Disconnected) => return Err(RecvError::Disconnected),
             Err(TryRecvError::Empty) => {}
         }
-        let mut case = RecvCase::new(self);
-        match select_wait(&mut [&mut case], false, Wait::Interruptible(deadline)) {
-            Fired::Interrupted(e) => Err(RecvError::from_io(&e)),
-            _ => case.into_result(),
+        let token = Token::new();
+        let slot: Slot<T> = UnsafeCell::new(None);
+        inner.receivers.push_back(Entry::new(&token, 0, &slot));
+        drop(inner);
+        let waited = {
+            let _blocked = Blocked {
+                chan: &self.chan,
+                token: &token,
+                sender: false,
+            };
+            token.wait(Wait::Interruptible(deadline))
+        };
+        // A sender filled the slot; a close left it empty.
+        match (waited, slot.into_inner()) {
+            (_, Some(v)) => Ok(v),
+            (Ok(_), None) => Err(RecvError::Disconnected),
+            (Err(e), None) => Err(RecvError::from_io(&e)),
         }
     }
 
@@ -379,7 +560,7 @@ impl<T> Clone for Sender<T> {
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         if self.chan.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.chan.lock().close();
+            self.chan.close();
         }
     }
 }
@@ -396,12 +577,13 @@ impl<T> Clone for Receiver<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         if self.chan.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let dropped = {
+            let (dropped, wakes) = {
                 let mut inner = self.chan.lock();
                 inner.no_receivers = true;
-                release_all(&mut inner.senders);
-                std::mem::take(&mut inner.queue)
+                let wakes = release_all(&mut inner.senders);
+                (std::mem::take(&mut inner.queue), wakes)
             };
+            wakes.iter().for_each(Unparker::unpark);
             drop(dropped);
         }
     }
@@ -478,6 +660,7 @@ impl<T> IntoIterator for Receiver<T> {
 #[doc(hidden)]
 pub struct RecvCase<'a, T> {
     rx: &'a Receiver<T>,
+    /// Where a sender puts the value while this case waits.
     slot: Slot<T>,
     result: Option<Result<T, RecvError>>,
 }
@@ -487,7 +670,7 @@ impl<'a, T> RecvCase<'a, T> {
     pub fn new(rx: &'a Receiver<T>) -> Self {
         RecvCase {
             rx,
-            slot: Arc::default(),
+            slot: UnsafeCell::new(None),
             result: None,
         }
     }
@@ -500,9 +683,12 @@ impl<'a, T> RecvCase<'a, T> {
         self.result.expect("this select case did not fire")
     }
 
-    fn set(&mut self, r: Result<T, TryRecvError>) -> bool {
+    fn set(&mut self, r: Result<(T, Option<Unparker>), TryRecvError>) -> bool {
         match r {
-            Ok(v) => self.result = Some(Ok(v)),
+            Ok((v, woken)) => {
+                wake(woken);
+                self.result = Some(Ok(v));
+            }
             Err(TryRecvError::Disconnected) => self.result = Some(Err(RecvError::Disconnected)),
             Err(TryRecvError::Empty) => return false,
         }
@@ -516,7 +702,7 @@ impl<T> SelectCase for RecvCase<'_, T> {
         self.set(r)
     }
 
-    fn register(&mut self, token: &Arc<Token>, case: usize) -> Registered {
+    fn register(&mut self, token: &Token, case: usize) -> Registered {
         let mut inner = self.rx.chan.lock();
         if inner.recv_ready(token) {
             if !token.try_claim(case) {
@@ -530,21 +716,18 @@ impl<T> SelectCase for RecvCase<'_, T> {
                 Registered::Retry
             };
         }
-        inner.receivers.push_back(Entry {
-            token: token.clone(),
-            case,
-            slot: self.slot.clone(),
-        });
+        inner
+            .receivers
+            .push_back(Entry::new(token, case, &self.slot));
         Registered::Waiting
     }
 
-    fn unregister(&mut self, token: &Arc<Token>) {
-        let mut inner = self.rx.chan.lock();
-        inner.receivers.retain(|e| !Arc::ptr_eq(&e.token, token));
+    fn unregister(&mut self, token: &Token) {
+        Inner::remove(&mut self.rx.chan.lock().receivers, token);
     }
 
     fn complete(&mut self) {
-        self.result = Some(lock(&self.slot).take().ok_or(RecvError::Disconnected));
+        self.result = Some(self.slot.get_mut().take().ok_or(RecvError::Disconnected));
     }
 }
 
@@ -554,6 +737,7 @@ pub struct SendCase<'a, T> {
     tx: &'a Sender<T>,
     /// The value while not registered (and after, if not sent).
     value: Option<T>,
+    /// The value while this case waits, until a receiver takes it.
     slot: Slot<T>,
     result: Option<Result<(), SendError<T>>>,
 }
@@ -564,7 +748,7 @@ impl<'a, T> SendCase<'a, T> {
         SendCase {
             tx,
             value: Some(value),
-            slot: Arc::default(),
+            slot: UnsafeCell::new(None),
             result: None,
         }
     }
@@ -577,9 +761,12 @@ impl<'a, T> SendCase<'a, T> {
         self.result.expect("this select case did not fire")
     }
 
-    fn set(&mut self, r: Result<(), TrySendError<T>>) -> bool {
+    fn set(&mut self, r: Result<Option<Unparker>, TrySendError<T>>) -> bool {
         match r {
-            Ok(()) => self.result = Some(Ok(())),
+            Ok(woken) => {
+                wake(woken);
+                self.result = Some(Ok(()));
+            }
             Err(TrySendError::Disconnected(v)) => {
                 self.result = Some(Err(SendError::Disconnected(v)));
             }
@@ -602,7 +789,7 @@ impl<T> SelectCase for SendCase<'_, T> {
         self.set(r)
     }
 
-    fn register(&mut self, token: &Arc<Token>, case: usize) -> Registered {
+    fn register(&mut self, token: &Token, case: usize) -> Registered {
         let mut inner = self.tx.chan.lock();
         if inner.send_ready(token) {
             if !token.try_claim(case) {
@@ -620,27 +807,21 @@ impl<T> SelectCase for SendCase<'_, T> {
                 Registered::Retry
             };
         }
-        *lock(&self.slot) = self.value.take();
-        inner.senders.push_back(Entry {
-            token: token.clone(),
-            case,
-            slot: self.slot.clone(),
-        });
+        *self.slot.get_mut() = self.value.take();
+        inner.senders.push_back(Entry::new(token, case, &self.slot));
         Registered::Waiting
     }
 
-    fn unregister(&mut self, token: &Arc<Token>) {
-        let mut inner = self.tx.chan.lock();
-        inner.senders.retain(|e| !Arc::ptr_eq(&e.token, token));
-        drop(inner);
-        if let Some(v) = lock(&self.slot).take() {
+    fn unregister(&mut self, token: &Token) {
+        Inner::remove(&mut self.tx.chan.lock().senders, token);
+        if let Some(v) = self.slot.get_mut().take() {
             self.value = Some(v);
         }
     }
 
     fn complete(&mut self) {
         // A receiver took the value out of the slot; a close left it there.
-        let unsent = self.value.take().or_else(|| lock(&self.slot).take());
+        let unsent = self.value.take().or_else(|| self.slot.get_mut().take());
         self.result = Some(match unsent {
             None => Ok(()),
             Some(v) => Err(SendError::Disconnected(v)),

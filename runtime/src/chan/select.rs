@@ -2,18 +2,20 @@
 //! blocking channel operation.
 //!
 //! A blocked operation is an entry in a channel's waiter list pointing at a
-//! shared [`Token`]. A select registers one token with all its cases; the
-//! first party to move the token from `WAITING` to a case index (one CAS)
-//! owns it, so exactly one case completes. The claiming party moves the
-//! value through the entry's slot while holding that channel's lock, sets
-//! `done`, then unparks the owner. The owner never trusts a slot before
-//! `done`. A waiter that gives up (timeout, cancel) CASes its token to
-//! `ABORTED`; if that fails, a case already completed and the operation
-//! returns its result, so no value is lost.
+//! [`Token`] and a value slot, both in the blocked operation's own frame, so
+//! blocking allocates nothing. A select registers one token with all its
+//! cases; the first party to move the token from `WAITING` to a case index
+//! (one CAS) owns it, so exactly one case completes. The claiming party
+//! moves the value through the entry's slot while holding that channel's
+//! lock, sets `done`, and unparks the owner after releasing the lock. The
+//! owner never trusts a slot before `done`, and never leaves its frame
+//! while an entry still points into it. A waiter that gives up (timeout,
+//! cancel) CASes its token to `ABORTED`; if that fails, a case already
+//! completed and the operation returns its result, so no value is lost.
 
+use std::cell::UnsafeCell;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::sync::waiter::Wait;
@@ -23,20 +25,37 @@ const WAITING: usize = usize::MAX;
 const ABORTED: usize = usize::MAX - 1;
 
 /// The shared claim of one blocked select or channel operation.
+///
+/// A token lives in the blocked operation's own stack frame (no allocation
+/// per blocking call); channels' waiter lists point at it. INVARIANT, the
+/// protocol that keeps those pointers valid: the owner returns from its
+/// blocking call only after every entry pointing at its token is gone from
+/// every list (removed by the claimer of its case, dropped by a channel
+/// that found it dead, or removed by the owner's own `unregister`, each
+/// under that channel's lock) and, if the token was claimed, after the
+/// claimer's [`Token::complete`] (the claimer's last access).
 #[doc(hidden)]
 pub struct Token {
     state: AtomicUsize,
     done: AtomicBool,
-    unparker: Unparker,
+    /// Set by the owner before the token is shared; taken by the one
+    /// claimer in [`Token::complete`].
+    unparker: UnsafeCell<Option<Unparker>>,
 }
 
+// SAFETY: `state` and `done` are atomics; `unparker` is written by the
+// owner before any other thread can reach the token, and afterwards only
+// by the single thread whose `try_claim` succeeded (see `complete`).
+unsafe impl Sync for Token {}
+
 impl Token {
-    fn new() -> Arc<Token> {
-        Arc::new(Token {
+    /// A token for the calling coroutine (or thread), not yet shared.
+    pub(crate) fn new() -> Token {
+        Token {
             state: AtomicUsize::new(WAITING),
             done: AtomicBool::new(false),
-            unparker: current_unparker(),
-        })
+            unparker: UnsafeCell::new(Some(current_unparker())),
+        }
     }
 
     /// Claims the token for `case`; `false` if another case (or an abort)
@@ -51,10 +70,20 @@ impl Token {
         self.state.load(Ordering::Acquire) == WAITING
     }
 
-    /// Publishes the completed hand-off and wakes the owner.
-    pub(crate) fn finish(&self) {
+    /// Publishes the completed hand-off and returns the owner's unparker,
+    /// to be woken by the caller (preferably after it released its locks).
+    /// After this call the token may be gone: the caller must not touch it
+    /// again.
+    ///
+    /// # Safety
+    /// The caller's [`try_claim`](Token::try_claim) on this token succeeded,
+    /// and this is its only call of `complete`.
+    pub(crate) unsafe fn complete(&self) -> Option<Unparker> {
+        // SAFETY: by the contract, the caller is the token's one claimer,
+        // the only thread that touches `unparker` once the token is shared.
+        let unparker = unsafe { (*self.unparker.get()).take() };
         self.done.store(true, Ordering::Release);
-        self.unparker.unpark();
+        unparker
     }
 
     fn claimed(&self) -> Option<usize> {
@@ -73,6 +102,52 @@ impl Token {
         while !self.done.load(Ordering::Acquire) {
             crate::park();
         }
+    }
+
+    /// Ends the wait for good, on the owner's way out: aborts the token if
+    /// nobody claimed it, or waits (spinning: the claimer is inside a short
+    /// lock-held section) until the claimer has completed. Returns `true`
+    /// when the token ended up aborted, so the owner must remove its
+    /// entries itself.
+    pub(crate) fn settle(&self) -> bool {
+        // A plain load first: after a completed wait (the common case) the
+        // token is claimed, and no locked instruction is needed.
+        match self.state.load(Ordering::Acquire) {
+            WAITING if self.abort() || self.state.load(Ordering::Acquire) == ABORTED => {
+                return true;
+            }
+            ABORTED => return true,
+            _ => {}
+        }
+        while !self.done.load(Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+        false
+    }
+
+    /// Parks until a case claims the token and completes (`Ok(case)`), or
+    /// until `wait` gives up and the token is aborted (`Err`). After an
+    /// `Err`, no claimer can ever claim the token; the caller must still
+    /// remove its entries.
+    pub(crate) fn wait(&self, wait: Wait) -> io::Result<usize> {
+        loop {
+            if let Some(k) = self.claimed() {
+                self.wait_done();
+                return Ok(k);
+            }
+            if let Err(e) = wait.park() {
+                if self.abort() {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// Wakes what [`Token::complete`] returned.
+pub(crate) fn wake(unparker: Option<Unparker>) {
+    if let Some(u) = unparker {
+        u.unpark();
     }
 }
 
@@ -98,9 +173,12 @@ pub trait SelectCase {
     fn try_now(&mut self) -> bool;
     /// Under the channel lock: completes at once if ready (claiming
     /// `token` for `case` first), otherwise leaves an entry.
-    fn register(&mut self, token: &Arc<Token>, case: usize) -> Registered;
+    ///
+    /// The case must not move until it is unregistered or completed: its
+    /// entry points into it.
+    fn register(&mut self, token: &Token, case: usize) -> Registered;
     /// Removes this token's entries (and takes back an unsent value).
-    fn unregister(&mut self, token: &Arc<Token>);
+    fn unregister(&mut self, token: &Token);
     /// After a counterparty claimed the token for this case and finished
     /// (it has removed this case's entry; `unregister` is not called).
     fn complete(&mut self);
@@ -185,17 +263,7 @@ pub(crate) fn select_wait(
             Registered::Claimed | Registered::Waiting => {}
         }
         // Parked until claimed, or until we give up and abort the token.
-        let fired = loop {
-            if let Some(k) = token.claimed() {
-                token.wait_done();
-                break Ok(k);
-            }
-            if let Err(e) = wait.park() {
-                if token.abort() {
-                    break Err(e);
-                }
-            }
-        };
+        let fired = token.wait(wait);
         return match fired {
             Ok(k) => {
                 // The claimer already removed case `k`'s entry.

@@ -6,9 +6,11 @@
 //! thread. Common choices, stated once:
 //!
 //! - **No poisoning.** A panic while holding a guard just releases it.
-//! - **Fairness.** Locks and the semaphore serve waiters FIFO by direct
-//!   hand-off once anybody waits; the uncontended path of a lock is a
-//!   single CAS each way.
+//! - **Fairness.** Queued waiters are served in arrival order. The
+//!   semaphore and readers are served by direct hand-off; a queued writer
+//!   competes with newcomers (as in Go's `sync.Mutex`) until it has waited
+//!   1 ms, then gets the lock by hand-off, so nobody starves. The
+//!   uncontended path of a lock is a single CAS each way.
 //! - **Cancellation.** Lock and wait methods behave like their std/Go
 //!   namesakes and ignore `cancel()` and `with_timeout` scopes;
 //!   `*_cancelable` variants honour both and return `io::Result`.

@@ -13,9 +13,13 @@ use super::waiter::Wait;
 /// park their coroutine instead of blocking a thread.
 ///
 /// - **Fast path:** one CAS to lock and one to unlock when nobody waits.
-/// - **Fairness:** after a short spin a locker queues; once anybody is
-///   queued, unlock hands the lock straight to the oldest waiter (FIFO), so
-///   a waiter cannot be starved by newcomers.
+/// - **Fairness, as in Go's `sync.Mutex`:** after a short spin a locker
+///   queues. Unlock wakes the oldest waiter, which then competes with
+///   newcomers (a running coroutine that re-locks keeps going, rather than
+///   paying a context switch per lock); a woken waiter that loses goes back
+///   to the front of the queue. Once the oldest waiter has waited 1 ms,
+///   unlock hands the lock straight to it (FIFO), so a waiter cannot be
+///   starved by newcomers.
 /// - **No poisoning** (like `parking_lot`): a panic while holding the guard
 ///   unlocks it. A poisoned flag forces every caller to unwrap a `Result`
 ///   for a case most programs treat as fatal anyway, and coroutines already
@@ -65,11 +69,21 @@ impl<T> Mutex<T> {
 impl<T: ?Sized> Mutex<T> {
     /// Locks, parking the coroutine (or blocking the OS thread) until the
     /// lock is free. Ignores cancellation and `with_timeout` scopes.
+    #[inline]
     pub fn lock(&self) -> MutexGuard<'_, T> {
+        if !self.raw.try_write() {
+            self.lock_contended();
+        }
+        MutexGuard { mutex: self }
+    }
+
+    /// [`Mutex::lock`] once the lock was found taken.
+    #[cold]
+    #[inline(never)]
+    fn lock_contended(&self) {
         self.raw
             .lock(true, Wait::Forever)
             .expect("an unbounded wait cannot fail");
-        MutexGuard { mutex: self }
     }
 
     /// Locks if that needs no waiting.
@@ -165,6 +179,7 @@ impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
 }
 
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         self.mutex.raw.unlock_write();
     }

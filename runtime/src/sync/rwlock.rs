@@ -13,10 +13,11 @@ use super::waiter::Wait;
 /// park their coroutine.
 ///
 /// Fast paths are one CAS to lock and one to unlock while nobody waits.
-/// Fairness is FIFO once anybody waits: a queued writer stops new readers
-/// from entering, and a release hands the lock to the front of the queue
-/// (one writer, or all readers up to the next writer), so neither readers
-/// nor writers starve. No poisoning, for the reasons given on
+/// Fairness once anybody waits: a queued writer stops new readers from
+/// entering, and a release lets the front of the queue on: all readers up
+/// to the next writer by hand-off; a writer, as for [`super::Mutex`], by
+/// waking it to compete with newcomers, and by hand-off once it has waited
+/// 1 ms. So neither readers nor writers starve. No poisoning, for the reasons given on
 /// [`super::Mutex`]. [`read`](RwLock::read) and [`write`](RwLock::write)
 /// ignore cancellation and `with_timeout` scopes; the `_cancelable`
 /// variants honour both.

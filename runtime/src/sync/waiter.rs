@@ -61,7 +61,17 @@ impl Wait {
                 Ok(())
             }
             Wait::Until(d) => park_until(d),
-            Wait::Interruptible(d) => crate::park_deadline(d),
+            Wait::Interruptible(d) => match crate::effective_deadline(d) {
+                // No deadline at all (the common case): the same checks as
+                // `park_deadline`, without its timer bookkeeping and its
+                // clone of the current coroutine's handle.
+                None => {
+                    crate::check_interrupts(None)?;
+                    crate::park();
+                    crate::check_interrupts(None)
+                }
+                Some(d) => crate::park_deadline(Some(d)),
+            },
         }
     }
 }

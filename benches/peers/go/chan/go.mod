@@ -1,0 +1,3 @@
+module fibra.invalid/benches/peers/go/chan
+
+go 1.19
