@@ -23,8 +23,12 @@
 //! &mut Response) -> Result<(), Error>` (wrap a closure in [`handler_fn`] so
 //! its argument types are inferred); [`Request`] (head as `http` crate types, lazy
 //! [`Body`]); [`Response`] (buffered, or streamed with
-//! [`Response::writer`], or handed over with [`Response::upgrade`]); and
-//! [`proto`], the sans-I/O codec underneath.
+//! [`Response::writer`], or handed over with [`Response::upgrade`]);
+//! [`Router`], a [`Handler`] routing by method and path (parameters,
+//! groups, 404/405, trailing-slash redirects) over the radix tree of
+//! [`router`]; [`middleware`] (global, per group, per route) with logging,
+//! panic recovery, CORS, request ids and gzip; [`StaticFiles`] for serving
+//! a directory; and [`proto`], the sans-I/O codec underneath.
 //!
 //! HTTP/1.0 and 1.1 with keep-alive and pipelining, `HEAD`,
 //! `Expect: 100-continue`, chunked bodies both ways, graceful shutdown, and
@@ -33,15 +37,22 @@
 
 #![forbid(unsafe_code)]
 
+pub mod client;
 mod error;
+pub mod middleware;
 pub mod proto;
 pub mod router;
+mod routing;
 mod server;
+mod static_files;
 mod urlencoded;
 
+pub use client::{delete, get, head, post, put, Client, ClientBuilder};
 pub use error::Error;
 pub use http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri, Version};
+pub use routing::{Group, Router};
 pub use server::{
     handler_fn, Body, BodyWriter, Config, Handler, Request, Response, Server, ShutdownHandle,
     Upgraded,
 };
+pub use static_files::StaticFiles;

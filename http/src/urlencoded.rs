@@ -18,11 +18,23 @@ pub(crate) fn parse_pairs(s: &[u8]) -> Vec<(String, String)> {
 
 /// Percent-decodes `s`, with `+` as space.
 pub(crate) fn decode(s: &[u8]) -> String {
+    decode_with(s, true)
+}
+
+/// Percent-decodes a path segment or route parameter (`+` stays `+`).
+pub(crate) fn decode_path(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
+    decode_with(s.as_bytes(), false)
+}
+
+fn decode_with(s: &[u8], plus_is_space: bool) -> String {
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
         match s[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < s.len() => match (hex(s[i + 1]), hex(s[i + 2])) {
                 (Some(h), Some(l)) => {
                     out.push(h << 4 | l);
@@ -79,6 +91,7 @@ mod tests {
         );
         assert_eq!(decode(b"%E2%82%AC%"), "\u{20ac}%");
         assert_eq!(decode(b"%ff"), "\u{fffd}");
+        assert_eq!(decode_path("a+b%2Fc%2e%2E"), "a+b/c..");
     }
 
     #[test]

@@ -38,6 +38,49 @@ pub fn fmt_http_date(secs_since_epoch: u64) -> String {
     String::from_utf8_lossy(&format_date(secs_since_epoch)).into_owned()
 }
 
+/// Parses an HTTP date in the IMF-fixdate form (`Sun, 06 Nov 1994
+/// 08:49:37 GMT`, the only form senders may generate) into seconds since
+/// the Unix epoch. The obsolete RFC 850 and asctime forms give `None`.
+pub fn parse_http_date(s: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let b = s.trim().as_bytes();
+    if b.len() != DATE_LEN || b[3] != b',' || &b[26..] != b"GMT" {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u64> {
+        let digits = &b[r];
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(digits).ok()?.parse().ok()
+    };
+    let day = num(5..7)?;
+    let month = MONTHS.iter().position(|m| m.as_bytes() == &b[8..11])? as u64 + 1;
+    let year = num(12..16)?;
+    let (hour, min, sec) = (num(17..19)?, num(20..22)?, num(23..25)?);
+    if b[19] != b':' || b[22] != b':' || year < 1970 || day == 0 || day > 31 {
+        return None;
+    }
+    if hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec)
+}
+
+/// (year >= 1970, month 1..=12, day) to days since 1970-01-01; the inverse
+/// of [`civil_from_days`].
+fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 fn format_date(secs: u64) -> [u8; DATE_LEN] {
     const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
     const MONTHS: [&[u8; 3]; 12] = [
@@ -86,6 +129,21 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_what_it_formats() {
+        for secs in [0, 784_111_777, 951_782_400, 1_700_000_000, 4_102_444_799] {
+            assert_eq!(parse_http_date(&fmt_http_date(secs)), Some(secs));
+        }
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
+        assert_eq!(parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date(""), None);
+    }
 
     #[test]
     fn known_dates() {

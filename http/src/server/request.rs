@@ -28,6 +28,10 @@ pub struct Request {
     headers: HeaderMap,
     remote_addr: SocketAddr,
     extensions: Extensions,
+    /// Path parameters set by the router: names and decoded values.
+    params: Vec<(Box<str>, String)>,
+    /// The matched route template, set by the router.
+    route: Option<std::sync::Arc<str>>,
     pub(crate) body: BodyState,
     max_body: usize,
 }
@@ -167,6 +171,8 @@ impl Request {
             headers: head.headers,
             remote_addr,
             extensions: Extensions::new(),
+            params: Vec::new(),
+            route: None,
             body,
             max_body,
         }
@@ -251,6 +257,37 @@ impl Request {
     /// Mutable access to the extensions.
     pub fn extensions_mut(&mut self) -> &mut Extensions {
         &mut self.extensions
+    }
+
+    /// The path parameter `name` captured by the [`Router`](crate::Router)
+    /// (`:name` or `*name` in the route), percent-decoded.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All path parameters as `(name, value)` pairs, in route order.
+    pub fn params(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.params.iter().map(|(k, v)| (&**k, v.as_str()))
+    }
+
+    /// The route template that matched, such as `/users/:id` (a
+    /// low-cardinality label for logs and metrics); `None` before routing
+    /// or when no route matched.
+    pub fn route(&self) -> Option<&str> {
+        self.route.as_deref()
+    }
+
+    /// Records the routing outcome.
+    pub(crate) fn set_route(
+        &mut self,
+        route: std::sync::Arc<str>,
+        params: Vec<(Box<str>, String)>,
+    ) {
+        self.route = Some(route);
+        self.params = params;
     }
 
     /// The body, decoded from `Content-Length` or chunked framing, read from

@@ -137,6 +137,22 @@ impl Response {
         self
     }
 
+    /// The buffered body set so far (empty once streaming started).
+    pub fn buffered_body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Takes the buffered body out, leaving it empty (for middleware that
+    /// transforms it, then sets it back with [`Response::body`]).
+    pub fn take_body(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.body)
+    }
+
+    /// Whether this answers a `HEAD` request (the server sends no body).
+    pub fn is_head(&self) -> bool {
+        self.is_head
+    }
+
     /// Sets a `text/plain; charset=utf-8` body.
     pub fn text(&mut self, body: impl Into<String>) -> &mut Response {
         self.headers.insert(

@@ -187,3 +187,22 @@ pub fn assert_refused(addr: SocketAddr, raw: &[u8], status: u16) {
         String::from_utf8_lossy(raw)
     );
 }
+
+/// Sends one request on a fresh connection and reads its response (a
+/// `HEAD` request, by its first bytes, gets no body).
+#[track_caller]
+pub fn send(addr: SocketAddr, raw: &str) -> Resp {
+    let mut s = connect(addr);
+    s.write_all(raw.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    read_response(&mut s, &mut buf, raw.starts_with("HEAD ")).expect("a response")
+}
+
+/// A `GET` of `target` with extra header lines (each ending in `\r\n`).
+#[track_caller]
+pub fn get(addr: SocketAddr, target: &str, headers: &str) -> Resp {
+    send(
+        addr,
+        &format!("GET {target} HTTP/1.1\r\nHost: t\r\n{headers}\r\n"),
+    )
+}

@@ -1,0 +1,3 @@
+module fibra/bench/http_client
+
+go 1.19

@@ -1,0 +1,242 @@
+//! The client's error type.
+
+use std::fmt;
+use std::io;
+
+use http::{StatusCode, Uri};
+
+/// What went wrong, for [`Error`]'s predicates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Invalid URL, header or request settings.
+    Builder,
+    /// Could not connect (DNS, TCP, TLS handshake, proxy tunnel).
+    Connect,
+    /// A deadline passed (connect, handshake, pool wait, header, request).
+    Timeout,
+    /// The calling coroutine was canceled.
+    Canceled,
+    /// I/O error while sending the request.
+    Request,
+    /// The server's response was malformed or the connection broke before
+    /// a complete response head.
+    Response,
+    /// The response body was malformed, cut short or over a size cap.
+    Body,
+    /// The response body could not be decoded (gzip/deflate, UTF-8, JSON).
+    Decode,
+    /// Too many redirects, or a redirect that could not be followed.
+    Redirect,
+    /// [`Response::error_for_status`](super::Response::error_for_status).
+    Status(StatusCode),
+}
+
+/// An HTTP client error: what failed, for which URL, and the underlying
+/// cause.
+///
+/// Ask it questions with [`Error::is_timeout`], [`Error::is_connect`],
+/// [`Error::is_body`] and the other predicates; [`std::error::Error::source`]
+/// gives the I/O, TLS or parse error underneath.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: Kind,
+    message: String,
+    url: Option<Uri>,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Error {
+    pub(crate) fn new(kind: Kind, message: impl Into<String>) -> Error {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                url: None,
+                source: None,
+            }),
+        }
+    }
+
+    pub(crate) fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Error {
+        self.inner.source = Some(source.into());
+        self
+    }
+
+    /// An I/O error in the phase `kind`; a timeout or cancellation becomes
+    /// that kind instead.
+    pub(crate) fn io(kind: Kind, message: impl Into<String>, e: io::Error) -> Error {
+        let kind = if fibra_runtime::is_canceled(&e) {
+            Kind::Canceled
+        } else if e.kind() == io::ErrorKind::TimedOut {
+            Kind::Timeout
+        } else if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<Error>()) {
+            // An error of ours that travelled through `io::Read`.
+            inner.inner.kind
+        } else {
+            kind
+        };
+        Error::new(kind, message).with_source(e)
+    }
+
+    pub(crate) fn with_url(mut self, url: &Uri) -> Error {
+        if self.inner.url.is_none() {
+            self.inner.url = Some(url.clone());
+        }
+        self
+    }
+
+    /// The URL of the request that failed, when known.
+    pub fn url(&self) -> Option<&Uri> {
+        self.inner.url.as_ref()
+    }
+
+    /// The status code, for an error made by
+    /// [`Response::error_for_status`](super::Response::error_for_status).
+    pub fn status(&self) -> Option<StatusCode> {
+        match self.inner.kind {
+            Kind::Status(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether a deadline passed: connect, TLS handshake, waiting for a
+    /// pooled connection, the response head, or the whole request.
+    pub fn is_timeout(&self) -> bool {
+        self.inner.kind == Kind::Timeout
+    }
+
+    /// Whether the calling coroutine was canceled.
+    pub fn is_canceled(&self) -> bool {
+        self.inner.kind == Kind::Canceled
+    }
+
+    /// Whether connecting failed (DNS, TCP, TLS handshake, proxy tunnel).
+    pub fn is_connect(&self) -> bool {
+        self.inner.kind == Kind::Connect
+    }
+
+    /// Whether the request was invalid before anything was sent (bad URL,
+    /// header or setting).
+    pub fn is_builder(&self) -> bool {
+        self.inner.kind == Kind::Builder
+    }
+
+    /// Whether sending the request failed.
+    pub fn is_request(&self) -> bool {
+        self.inner.kind == Kind::Request
+    }
+
+    /// Whether the response head was malformed, or the connection broke
+    /// before it arrived.
+    pub fn is_response(&self) -> bool {
+        self.inner.kind == Kind::Response
+    }
+
+    /// Whether the response body was malformed, cut short, longer than
+    /// declared, or over a size cap.
+    pub fn is_body(&self) -> bool {
+        self.inner.kind == Kind::Body
+    }
+
+    /// Whether decoding the body (gzip/deflate, UTF-8, JSON) failed.
+    pub fn is_decode(&self) -> bool {
+        self.inner.kind == Kind::Decode
+    }
+
+    /// Whether redirects could not be followed (too many, bad `Location`).
+    pub fn is_redirect(&self) -> bool {
+        self.inner.kind == Kind::Redirect
+    }
+
+    /// Whether this came from
+    /// [`Response::error_for_status`](super::Response::error_for_status).
+    pub fn is_status(&self) -> bool {
+        matches!(self.inner.kind, Kind::Status(_))
+    }
+
+    /// Whether the peer closed or reset the connection.
+    pub fn is_closed(&self) -> bool {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = self
+            .inner
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static));
+        while let Some(e) = cur {
+            if let Some(io) = e.downcast_ref::<io::Error>() {
+                if matches!(
+                    io.kind(),
+                    io::ErrorKind::UnexpectedEof
+                        | io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::ConnectionAborted
+                ) {
+                    return true;
+                }
+            }
+            cur = e.source();
+        }
+        false
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.inner.kind)
+            .field("message", &self.inner.message);
+        if let Some(u) = &self.inner.url {
+            d.field("url", u);
+        }
+        if let Some(s) = &self.inner.source {
+            d.field("source", s);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.inner.message)?;
+        if let Some(u) = &self.inner.url {
+            write!(f, " ({u})")?;
+        }
+        if let Some(s) = &self.inner.source {
+            write!(f, ": {s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<Error> for io::Error {
+    /// `TimedOut` for a timeout, the runtime's canceled error for a
+    /// cancellation, `InvalidData` otherwise; the [`Error`] rides inside.
+    fn from(e: Error) -> io::Error {
+        let kind = match e.inner.kind {
+            Kind::Timeout => io::ErrorKind::TimedOut,
+            Kind::Canceled => {
+                return io::Error::new(io::ErrorKind::Interrupted, fibra_runtime::Canceled)
+            }
+            Kind::Connect => io::ErrorKind::ConnectionRefused,
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+/// The client's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
