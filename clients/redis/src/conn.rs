@@ -1,0 +1,440 @@
+//! One connection: blocking request/reply over a fibra socket.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use fibra_net::TcpStream;
+
+use crate::cmd::{cmd, Cmd};
+use crate::error::{Error, ErrorKind, Result, ServerErrorKind};
+use crate::info::{ConnectionInfo, Protocol};
+use crate::proto::{self, Decoded, Limits, Scanner, Value};
+
+enum Stream {
+    Tcp(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<fibra_net::tls::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Tcp(s) => s,
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.write_all(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => {
+                s.write_all(buf)?;
+                s.flush()
+            }
+        }
+    }
+}
+
+const READ_CHUNK: usize = 16 << 10;
+/// A read buffer grown past this for a large reply shrinks back afterwards.
+const MAX_IDLE_BUF: usize = 1 << 20;
+
+/// A connection to one Redis server.
+///
+/// Calls block the calling coroutine (or thread) until the reply is in.
+/// An error reply from the server leaves the connection usable; a socket
+/// error, a timeout in the middle of a reply or a protocol error breaks it
+/// ([`Connection::is_broken`]), after which every call fails with
+/// [`ErrorKind::Broken`] and a [`Pool`](crate::Pool) drops it.
+pub struct Connection {
+    stream: Stream,
+    rbuf: Vec<u8>,
+    rpos: usize,
+    rend: usize,
+    scanner: Scanner,
+    wbuf: Vec<u8>,
+    limits: Limits,
+    protocol: Protocol,
+    broken: bool,
+    read_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("peer", &self.stream.tcp().peer_addr().ok())
+            .field("protocol", &self.protocol)
+            .field("broken", &self.broken)
+            .finish()
+    }
+}
+
+fn connect_tcp(info: &ConnectionInfo) -> Result<TcpStream> {
+    let addrs: Vec<SocketAddr> = fibra_net::lookup_host((info.host.as_str(), info.port))?;
+    let mut last = None;
+    for a in addrs {
+        let r = match info.connect_timeout {
+            Some(t) => TcpStream::connect_timeout(&a, t),
+            None => TcpStream::connect(a),
+        };
+        match r {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last
+        .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))
+        .into())
+}
+
+impl Connection {
+    /// Connects to a `redis://` or `rediss://` URL.
+    ///
+    /// # Errors
+    /// As [`ConnectionInfo::from_url`] and [`Connection::connect`].
+    pub fn open(url: &str) -> Result<Connection> {
+        Connection::connect(&ConnectionInfo::from_url(url)?)
+    }
+
+    /// Connects, negotiates the protocol (`HELLO 3`, or RESP2 when the
+    /// server has no HELLO), authenticates, names the connection and
+    /// selects the database, as `info` says.
+    ///
+    /// # Errors
+    /// Socket errors (refused, timed out), TLS errors, and the server's
+    /// errors for `AUTH` (`WRONGPASS`), `SELECT` and `CLIENT SETNAME`.
+    pub fn connect(info: &ConnectionInfo) -> Result<Connection> {
+        let tcp = connect_tcp(info)?;
+        tcp.set_nodelay(true)?;
+        tcp.set_read_timeout(info.read_timeout)?;
+        tcp.set_write_timeout(info.write_timeout)?;
+        let stream = if info.tls {
+            Connection::tls(info, tcp)?
+        } else {
+            Stream::Tcp(tcp)
+        };
+        let mut conn = Connection {
+            stream,
+            rbuf: vec![0; READ_CHUNK],
+            rpos: 0,
+            rend: 0,
+            scanner: Scanner::new(),
+            wbuf: Vec::with_capacity(256),
+            limits: info.limits,
+            protocol: Protocol::Resp2,
+            broken: false,
+            read_timeout: info.read_timeout,
+        };
+        conn.handshake(info)?;
+        Ok(conn)
+    }
+
+    #[cfg(feature = "tls")]
+    fn tls(info: &ConnectionInfo, tcp: TcpStream) -> Result<Stream> {
+        let connector = match &info.tls_connector {
+            Some(c) => c.clone(),
+            None => fibra_net::tls::TlsConnector::new()?,
+        };
+        Ok(Stream::Tls(Box::new(connector.connect(&info.host, tcp)?)))
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn tls(_: &ConnectionInfo, _: TcpStream) -> Result<Stream> {
+        Err(Error::config("TLS needs fibra-redis's `tls` feature"))
+    }
+
+    fn handshake(&mut self, info: &ConnectionInfo) -> Result<()> {
+        let mut need_auth = info.password.is_some();
+        let mut need_name = info.client_name.is_some();
+        if info.protocol == Protocol::Resp3 {
+            let mut hello = cmd("HELLO").arg(3);
+            if let Some(p) = &info.password {
+                hello = hello
+                    .arg("AUTH")
+                    .arg(info.username.as_deref().unwrap_or("default"))
+                    .arg(p);
+            }
+            if let Some(n) = &info.client_name {
+                hello = hello.arg("SETNAME").arg(n);
+            }
+            match self.request(&hello) {
+                Ok(_) => {
+                    self.protocol = Protocol::Resp3;
+                    need_auth = false;
+                    need_name = false;
+                }
+                // No HELLO (before Redis 6) or no RESP3: stay on RESP2.
+                Err(e)
+                    if matches!(
+                        e.server_error().map(|s| s.kind()),
+                        Some(ServerErrorKind::Generic | ServerErrorKind::NoProto)
+                    ) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if need_auth {
+            let mut auth = cmd("AUTH");
+            if let Some(u) = &info.username {
+                auth = auth.arg(u);
+            }
+            auth.arg(info.password.as_deref()).execute(self)?;
+        }
+        if need_name {
+            cmd("CLIENT")
+                .arg("SETNAME")
+                .arg(info.client_name.as_deref())
+                .execute(self)?;
+        }
+        if info.db != 0 {
+            cmd("SELECT").arg(info.db).execute(self)?;
+        }
+        Ok(())
+    }
+
+    /// The protocol version in use after the handshake.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Whether a socket, timeout or protocol error has left the connection
+    /// unusable.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// The server's address.
+    ///
+    /// # Errors
+    /// The socket's error.
+    pub fn peer_addr(&self) -> Result<SocketAddr> {
+        Ok(self.stream.tcp().peer_addr()?)
+    }
+
+    /// Bounds each socket read; see [`ConnectionInfo::with_read_timeout`].
+    ///
+    /// # Errors
+    /// `InvalidInput` for a zero duration, as std.
+    pub fn set_read_timeout(&mut self, t: Option<Duration>) -> Result<()> {
+        self.stream.tcp().set_read_timeout(t)?;
+        self.read_timeout = t;
+        Ok(())
+    }
+
+    /// Bounds each socket write.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a zero duration, as std.
+    pub fn set_write_timeout(&mut self, t: Option<Duration>) -> Result<()> {
+        Ok(self.stream.tcp().set_write_timeout(t)?)
+    }
+
+    pub(crate) fn read_timeout(&self) -> Option<Duration> {
+        self.read_timeout
+    }
+
+    /// Sends a command and returns its reply; an error reply becomes
+    /// `Err`.
+    ///
+    /// # Errors
+    /// The server's error reply (the connection stays usable); socket and
+    /// protocol errors (the connection breaks).
+    pub fn request(&mut self, c: &Cmd) -> Result<Value> {
+        self.check()?;
+        self.wbuf.clear();
+        c.encode(&mut self.wbuf);
+        let r = self.stream.write_all(&self.wbuf);
+        self.io(r)?;
+        match self.read_reply()? {
+            Value::Error(e) => Err(e.into()),
+            v => Ok(v),
+        }
+    }
+
+    /// Sends `c` and converts its reply: `conn.query(&cmd("GET").arg("k"))`.
+    ///
+    /// # Errors
+    /// As [`Connection::request`], plus conversion errors.
+    pub fn query<T: crate::FromRedis>(&mut self, c: &Cmd) -> Result<T> {
+        T::from_redis(self.request(c)?)
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.broken {
+            return Err(Error::simple(
+                ErrorKind::Broken,
+                "connection broken by an earlier error",
+            ));
+        }
+        Ok(())
+    }
+
+    fn io<T>(&mut self, r: io::Result<T>) -> Result<T> {
+        r.map_err(|e| {
+            self.broken = true;
+            e.into()
+        })
+    }
+
+    /// Writes raw, already encoded commands.
+    pub(crate) fn write_raw(&mut self, wire: &[u8]) -> Result<()> {
+        self.check()?;
+        let r = self.stream.write_all(wire);
+        self.io(r)
+    }
+
+    /// Reads one reply (error replies included, as values), skipping RESP3
+    /// push messages, which a plain connection has no use for.
+    pub(crate) fn read_reply(&mut self) -> Result<Value> {
+        loop {
+            match self.read_value(false)? {
+                Some(Value::Push(_)) => continue,
+                Some(v) => return Ok(v),
+                None => return Err(Error::protocol("no reply")),
+            }
+        }
+    }
+
+    /// Reads one value. With `idle_ok`, a read timeout while nothing of a
+    /// value has arrived yet returns `None` and leaves the connection
+    /// usable (a subscriber waiting for messages); any other failure breaks
+    /// it.
+    pub(crate) fn read_value(&mut self, idle_ok: bool) -> Result<Option<Value>> {
+        self.check()?;
+        if self.rend > self.rpos {
+            match proto::decode(&self.rbuf[self.rpos..self.rend], &self.limits) {
+                Ok(Decoded::Complete(v, n)) => {
+                    self.consume(n);
+                    return Ok(Some(v));
+                }
+                Ok(Decoded::Partial) => {}
+                Err(e) => {
+                    self.broken = true;
+                    return Err(e.into());
+                }
+            }
+        }
+        // The reply is incomplete: read until the scanner says it is all
+        // here, then decode it once.
+        self.scanner = Scanner::new();
+        loop {
+            let idle = self.rend == self.rpos;
+            if let Err(e) = self.fill() {
+                if idle_ok && idle && e.is_timeout() {
+                    self.broken = false;
+                    return Ok(None);
+                }
+                return Err(e);
+            }
+            let buf = &self.rbuf[self.rpos..self.rend];
+            let scanned = self.scanner.scan(buf, &self.limits);
+            match scanned {
+                Ok(Some(len)) => {
+                    let d = proto::decode(&buf[..len], &self.limits);
+                    return match d {
+                        Ok(Decoded::Complete(v, n)) => {
+                            self.consume(n);
+                            Ok(Some(v))
+                        }
+                        Ok(Decoded::Partial) => {
+                            self.broken = true;
+                            Err(Error::protocol("reply framing disagrees with decoder"))
+                        }
+                        Err(e) => {
+                            self.broken = true;
+                            Err(e.into())
+                        }
+                    };
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.broken = true;
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.rpos += n;
+        if self.rpos == self.rend {
+            self.rpos = 0;
+            self.rend = 0;
+            // Give back the memory of an unusually large reply.
+            if self.rbuf.len() > MAX_IDLE_BUF {
+                self.rbuf.truncate(READ_CHUNK);
+                self.rbuf.shrink_to_fit();
+            }
+        }
+    }
+
+    /// Reads more bytes into the buffer, compacting or growing it first.
+    fn fill(&mut self) -> Result<()> {
+        if self.rpos > 0 {
+            self.rbuf.copy_within(self.rpos..self.rend, 0);
+            self.rend -= self.rpos;
+            self.rpos = 0;
+        }
+        if self.rend == self.rbuf.len() {
+            let grow = self.rbuf.len().max(READ_CHUNK);
+            self.rbuf.resize(self.rbuf.len() + grow, 0);
+        }
+        let r = self.stream.read(&mut self.rbuf[self.rend..]);
+        match self.io(r)? {
+            0 => {
+                self.broken = true;
+                Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed by the server",
+                )
+                .into())
+            }
+            n => {
+                self.rend += n;
+                Ok(())
+            }
+        }
+    }
+
+    /// `PING`.
+    ///
+    /// # Errors
+    /// Socket errors.
+    pub fn ping(&mut self) -> Result<()> {
+        cmd("PING").execute(self)
+    }
+
+    /// `SELECT db`: switches this connection's database.
+    ///
+    /// # Errors
+    /// The server's error for a database out of range.
+    pub fn select(&mut self, db: i64) -> Result<()> {
+        cmd("SELECT").arg(db).execute(self)
+    }
+
+    /// `AUTH [user] password`.
+    ///
+    /// # Errors
+    /// `WRONGPASS` ([`ServerErrorKind::WrongPass`]) for bad credentials.
+    pub fn auth(&mut self, user: Option<&str>, password: &str) -> Result<()> {
+        cmd("AUTH").arg(user).arg(password).execute(self)
+    }
+
+    /// `CLIENT SETNAME name`.
+    ///
+    /// # Errors
+    /// The server's error for a name with spaces.
+    pub fn set_client_name(&mut self, name: &str) -> Result<()> {
+        cmd("CLIENT").arg("SETNAME").arg(name).execute(self)
+    }
+}
