@@ -44,8 +44,10 @@ pub mod proto;
 pub mod router;
 mod routing;
 mod server;
+pub mod sse;
 mod static_files;
 mod urlencoded;
+pub mod ws;
 
 pub use client::{delete, get, head, post, put, Client, ClientBuilder};
 pub use error::Error;
