@@ -24,4 +24,5 @@ pub use fibra_runtime::{
 pub use fibra_http as http;
 pub use fibra_memcache as memcache;
 pub use fibra_net as net;
+pub use fibra_postgres as postgres;
 pub use fibra_redis as redis;
