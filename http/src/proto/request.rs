@@ -1,6 +1,9 @@
 //! Request head parsing with the framing rules that stop request smuggling.
 
+use std::mem::MaybeUninit;
+
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::PathAndQuery;
 use http::{Method, StatusCode, Uri, Version};
 
 /// Size limits applied while parsing a request head.
@@ -102,6 +105,11 @@ impl std::error::Error for ParseError {}
 /// Slack for the method and version around the target on the request line.
 const REQUEST_LINE_SLACK: usize = 64;
 
+/// Header slots tried on the stack first; a head with more fields is parsed
+/// again with `Limits::max_headers` slots on the heap. Small, because the
+/// stack of every connection coroutine keeps the pages it once touched.
+const STACK_HEADERS: usize = 16;
+
 /// Parses a request head from the start of `buf`.
 ///
 /// Returns `Ok(None)` when `buf` holds only part of a head within the
@@ -115,9 +123,42 @@ pub fn parse_request_head(
     buf: &[u8],
     limits: &Limits,
 ) -> Result<Option<(RequestHead, usize)>, ParseError> {
-    let mut storage = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    let mut req = httparse::Request::new(&mut storage);
-    let n = match req.parse(buf) {
+    let mut slots = [MaybeUninit::<httparse::Header<'_>>::uninit(); STACK_HEADERS];
+    let first = limits.max_headers.min(STACK_HEADERS);
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(buf, &mut slots[..first]) {
+        Err(httparse::Error::TooManyHeaders) if limits.max_headers > first => {
+            let mut slots = vec![MaybeUninit::<httparse::Header<'_>>::uninit(); limits.max_headers];
+            let mut req = httparse::Request::new(&mut []);
+            let status = req.parse_with_uninit_headers(buf, &mut slots);
+            build_head(buf, limits, &req, status)
+        }
+        status => build_head(buf, limits, &req, status),
+    }
+}
+
+/// What the framing rules need from the header fields, noted while they are
+/// copied into the `HeaderMap`.
+#[derive(Default)]
+struct Framed<'a> {
+    transfer_encoding: Vec<&'a [u8]>,
+    content_length: Vec<&'a [u8]>,
+    hosts: usize,
+    close: bool,
+    keep: bool,
+    expect: Option<&'a [u8]>,
+    bad_expect: bool,
+}
+
+/// Turns httparse's result into a [`RequestHead`], applying the limits and
+/// the framing rules.
+fn build_head(
+    buf: &[u8],
+    limits: &Limits,
+    req: &httparse::Request<'_, '_>,
+    status: httparse::Result<usize>,
+) -> Result<Option<(RequestHead, usize)>, ParseError> {
+    let n = match status {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             let line_end = buf.iter().position(|&b| b == b'\n');
@@ -139,47 +180,34 @@ pub fn parse_request_head(
     if n > limits.max_header_bytes {
         return Err(ParseError::HeadersTooLarge);
     }
-    let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes())
-        .map_err(|_| ParseError::BadRequest("invalid method"))?;
-    let uri: Uri = path
-        .parse()
-        .map_err(|_| ParseError::BadRequest("invalid request target"))?;
+    let method = parse_method(req.method.unwrap_or_default())?;
+    let uri = parse_target(path)?;
     let version = match req.version {
         Some(0) => Version::HTTP_10,
         Some(1) => Version::HTTP_11,
         _ => return Err(ParseError::BadRequest("unsupported version")),
     };
     let mut headers = HeaderMap::with_capacity(req.headers.len());
+    let mut f = Framed::default();
     for h in req.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| ParseError::BadRequest("invalid header name"))?;
         let value = HeaderValue::from_bytes(h.value)
             .map_err(|_| ParseError::BadRequest("invalid header value"))?;
+        note_field(&mut f, &name, h.value);
         headers.append(name, value);
     }
-    let framing = framing(&headers, version)?;
-    if version == Version::HTTP_11 {
-        let hosts = headers.get_all(header::HOST).iter().count();
-        if hosts != 1 {
-            return Err(ParseError::BadRequest("HTTP/1.1 needs exactly one Host"));
-        }
+    let framing = framing(&f, version)?;
+    if version == Version::HTTP_11 && f.hosts != 1 {
+        return Err(ParseError::BadRequest("HTTP/1.1 needs exactly one Host"));
     }
-    let mut close = false;
-    let mut keep = false;
-    for token in tokens(&headers, &header::CONNECTION) {
-        close |= token.eq_ignore_ascii_case(b"close");
-        keep |= token.eq_ignore_ascii_case(b"keep-alive");
-    }
-    let keep_alive = !close && (version == Version::HTTP_11 || keep);
+    let keep_alive = !f.close && (version == Version::HTTP_11 || f.keep);
     let mut expect_continue = false;
     if version == Version::HTTP_11 {
-        for v in headers.get_all(header::EXPECT) {
-            if v.as_bytes().eq_ignore_ascii_case(b"100-continue") {
-                expect_continue = true;
-            } else {
-                return Err(ParseError::ExpectationFailed);
-            }
+        if f.bad_expect {
+            return Err(ParseError::ExpectationFailed);
         }
+        expect_continue = f.expect.is_some();
     }
     let head = RequestHead {
         method,
@@ -191,6 +219,55 @@ pub fn parse_request_head(
         expect_continue,
     };
     Ok(Some((head, n)))
+}
+
+/// Records the framing-relevant fields (standard names compare by a tag,
+/// not by string).
+fn note_field<'a>(f: &mut Framed<'a>, name: &HeaderName, value: &'a [u8]) {
+    if *name == header::CONTENT_LENGTH {
+        f.content_length.push(value);
+    } else if *name == header::TRANSFER_ENCODING {
+        f.transfer_encoding.push(value);
+    } else if *name == header::HOST {
+        f.hosts += 1;
+    } else if *name == header::CONNECTION {
+        for token in list_elements(value) {
+            f.close |= token.eq_ignore_ascii_case(b"close");
+            f.keep |= token.eq_ignore_ascii_case(b"keep-alive");
+        }
+    } else if *name == header::EXPECT {
+        if value.eq_ignore_ascii_case(b"100-continue") {
+            f.expect = Some(value);
+        } else {
+            f.bad_expect = true;
+        }
+    }
+}
+
+/// The method; the common ones without a lookup.
+fn parse_method(m: &str) -> Result<Method, ParseError> {
+    Ok(match m {
+        "GET" => Method::GET,
+        "POST" => Method::POST,
+        "HEAD" => Method::HEAD,
+        "PUT" => Method::PUT,
+        "DELETE" => Method::DELETE,
+        _ => Method::from_bytes(m.as_bytes())
+            .map_err(|_| ParseError::BadRequest("invalid method"))?,
+    })
+}
+
+/// The request target as a `Uri`. An origin-form target (`/path?query`,
+/// nearly every request) is parsed as a path and query only, which is all
+/// it can be, skipping the scheme and authority parsing.
+fn parse_target(path: &str) -> Result<Uri, ParseError> {
+    let bad = |_| ParseError::BadRequest("invalid request target");
+    if path.starts_with('/') {
+        let pq = PathAndQuery::try_from(path).map_err(bad)?;
+        Ok(Uri::from(pq))
+    } else {
+        path.parse().map_err(bad)
+    }
 }
 
 fn httparse_reason(e: httparse::Error) -> &'static str {
@@ -205,12 +282,10 @@ fn httparse_reason(e: httparse::Error) -> &'static str {
     }
 }
 
-/// The comma-separated, trimmed, non-empty elements of every `name` field.
-fn tokens<'a>(headers: &'a HeaderMap, name: &HeaderName) -> impl Iterator<Item = &'a [u8]> {
-    headers
-        .get_all(name)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+/// The comma-separated, trimmed, non-empty elements of a list field value.
+fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
         .map(trim_ows)
         .filter(|t| !t.is_empty())
 }
@@ -227,47 +302,52 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
 
 /// Decides the body framing (RFC 9112 section 6.3), refusing every
 /// ambiguous combination rather than guessing.
-fn framing(headers: &HeaderMap, version: Version) -> Result<Framing, ParseError> {
-    let has_te = headers.contains_key(header::TRANSFER_ENCODING);
-    let has_cl = headers.contains_key(header::CONTENT_LENGTH);
-    if has_te {
+fn framing(f: &Framed<'_>, version: Version) -> Result<Framing, ParseError> {
+    if !f.transfer_encoding.is_empty() {
         if version == Version::HTTP_10 {
             return Err(ParseError::BadRequest("Transfer-Encoding in HTTP/1.0"));
         }
-        if has_cl {
+        if !f.content_length.is_empty() {
             return Err(ParseError::BadRequest(
                 "both Transfer-Encoding and Content-Length",
             ));
         }
-        // Empty list elements are tolerated by `tokens`, but a field with no
-        // coding at all is not.
-        for v in headers.get_all(header::TRANSFER_ENCODING) {
-            if trim_ows(v.as_bytes()).is_empty() {
-                return Err(ParseError::BadRequest("empty Transfer-Encoding"));
-            }
+        // Empty list elements are tolerated, but a field with no coding at
+        // all is not.
+        if f.transfer_encoding.iter().any(|v| trim_ows(v).is_empty()) {
+            return Err(ParseError::BadRequest("empty Transfer-Encoding"));
         }
-        let codings: Vec<&[u8]> = tokens(headers, &header::TRANSFER_ENCODING).collect();
-        let is_chunked = |c: &&[u8]| c.eq_ignore_ascii_case(b"chunked");
-        match codings.split_last() {
-            Some((last, rest)) if is_chunked(last) => {
-                if rest.iter().any(is_chunked) {
+        let mut codings = f
+            .transfer_encoding
+            .iter()
+            .flat_map(|v| list_elements(v))
+            .peekable();
+        let mut chunked_before_last = false;
+        let mut others_before_last = false;
+        while let Some(coding) = codings.next() {
+            let chunked = coding.eq_ignore_ascii_case(b"chunked");
+            if codings.peek().is_none() {
+                if !chunked {
+                    break;
+                }
+                if chunked_before_last {
                     return Err(ParseError::BadRequest("chunked applied twice"));
                 }
-                if !rest.is_empty() {
+                if others_before_last {
                     return Err(ParseError::NotImplemented("transfer coding"));
                 }
                 return Ok(Framing::Chunked);
             }
-            _ => {
-                return Err(ParseError::BadRequest(
-                    "final transfer coding is not chunked",
-                ))
-            }
+            chunked_before_last |= chunked;
+            others_before_last |= !chunked;
         }
+        return Err(ParseError::BadRequest(
+            "final transfer coding is not chunked",
+        ));
     }
     let mut length: Option<u64> = None;
-    for v in headers.get_all(header::CONTENT_LENGTH) {
-        for part in v.as_bytes().split(|&b| b == b',') {
+    for v in &f.content_length {
+        for part in v.split(|&b| b == b',') {
             let n = parse_content_length(trim_ows(part))
                 .ok_or(ParseError::BadRequest("invalid Content-Length"))?;
             if length.is_some_and(|l| l != n) {

@@ -36,6 +36,9 @@ pub fn encode_response_head(
     keep_alive: bool,
     out: &mut Vec<u8>,
 ) {
+    // The status line, Date and framing lines, and the caller's fields,
+    // estimated once rather than grown piece by piece.
+    out.reserve(128 + headers.len() * 48);
     out.extend_from_slice(if version == Version::HTTP_10 {
         b"HTTP/1.0 "
     } else {
@@ -77,7 +80,7 @@ pub fn encode_response_head(
         ResponseFraming::NoBody | ResponseFraming::CloseDelimited => {}
         ResponseFraming::Length(n) => {
             out.extend_from_slice(b"content-length: ");
-            out.extend_from_slice(n.to_string().as_bytes());
+            push_decimal(n, out);
             out.extend_from_slice(b"\r\n");
         }
         ResponseFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
@@ -98,9 +101,29 @@ pub fn encode_chunk(data: &[u8], out: &mut Vec<u8>) {
     if data.is_empty() {
         return;
     }
-    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    let len = data.len();
+    let digits = (usize::BITS - len.leading_zeros()).div_ceil(4) as usize;
+    for i in (0..digits).rev() {
+        out.push(b"0123456789abcdef"[(len >> (i * 4)) & 0xf]);
+    }
+    out.extend_from_slice(b"\r\n");
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `n` in decimal, without allocating.
+fn push_decimal(mut n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// Appends the last chunk and an empty trailer section.
@@ -162,5 +185,19 @@ mod tests {
         encode_chunk(b"", &mut out);
         encode_last_chunk(&mut out);
         assert_eq!(out, b"17\r\nhello world, this is it\r\n0\r\n\r\n");
+        for len in [1usize, 15, 16, 255, 256, 4096, 65535, 1 << 20] {
+            let mut out = Vec::new();
+            encode_chunk(&vec![b'x'; len], &mut out);
+            assert!(out.starts_with(format!("{len:x}\r\n").as_bytes()), "{len}");
+        }
+    }
+
+    #[test]
+    fn decimal_lengths() {
+        for n in [0u64, 7, 10, 99, 100, 12345, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(n, &mut out);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
     }
 }

@@ -12,16 +12,20 @@ use http::{Method, StatusCode, Version};
 use super::io::{Input, Output, FLUSH_THRESHOLD};
 use super::request::BodyState;
 use super::response::Upgraded;
-use super::{Handler, Request, Response, Shared};
+use super::{ConnEntry, Handler, Request, Response, Shared};
 use crate::proto::{
-    encode_response_head, parse_request_head, BodyDecoder, Framing, Limits, RequestHead,
-    ResponseFraming,
+    encode_response_head, parse_request_head, BodyDecoder, Framing, Limits, ParseError,
+    RequestHead, ResponseFraming,
 };
 
 /// How long a closing connection keeps reading (and discarding) what the
 /// client still sends, so that its last response is not lost to a reset.
 const LINGER: Duration = Duration::from_millis(500);
 const LINGER_BYTES: usize = 256 * 1024;
+
+/// The stack buffer an idle connection reads the next request into; a
+/// larger head continues in the connection's heap buffer.
+const FIRST_READ: usize = 2048;
 
 /// Unregisters the connection however its coroutine ends.
 struct Registered<'a> {
@@ -37,17 +41,14 @@ impl Drop for Registered<'_> {
 
 /// Serves one connection until it closes. Runs in its own coroutine.
 pub(super) fn run(stream: TcpStream, peer: SocketAddr, shared: &Shared, handler: &dyn Handler) {
-    let me = fibra_runtime::coroutine::current();
-    let id = me.as_ref().map(|c| c.id());
-    if let Some(co) = me {
-        super::lock(&shared.conns).insert(co.id(), (co, true));
-    }
+    let entry = fibra_runtime::coroutine::current().map(|co| shared.register(co));
+    let id = entry.as_ref().map(|e| e.id());
     let _registered = Registered { shared, id };
     let _ = stream.set_nodelay(true);
     let stream = Arc::new(stream);
     let conn = Conn {
         shared,
-        id,
+        entry,
         peer,
         input: Input::new(stream.clone()),
         out: Output {
@@ -64,7 +65,8 @@ pub(super) fn run(stream: TcpStream, peer: SocketAddr, shared: &Shared, handler:
 
 struct Conn<'a> {
     shared: &'a Shared,
-    id: Option<u64>,
+    /// This connection in the server's table (`None` outside a coroutine).
+    entry: Option<Arc<ConnEntry>>,
     peer: SocketAddr,
     input: Input,
     out: Output,
@@ -88,6 +90,13 @@ impl Conn<'_> {
     /// Waits for and parses the next request head, answering malformed ones
     /// with their error status. `None`: close the connection (the client
     /// left, or an error response was queued).
+    ///
+    /// While idle the connection holds no read buffer: the first bytes of
+    /// the next request are read into a buffer in this function's stack
+    /// frame, and only what the head leaves over is kept in `self.input`.
+    /// Not inlined, so that the buffer's stack space is shared with the
+    /// handler's frames rather than added to them.
+    #[inline(never)]
     fn read_head(&mut self) -> Option<RequestHead> {
         let cfg = &self.shared.config;
         let limits = Limits {
@@ -95,44 +104,53 @@ impl Conn<'_> {
             max_headers: cfg.max_headers,
             max_uri: cfg.max_uri_len,
         };
-        let mut started = self.accepted;
         if self.input.pending().is_empty() {
             // Idle: nothing of the next request yet.
             if self.out.flush().is_err() {
                 return None;
             }
-            let first_byte_deadline = if self.served == 0 {
-                self.accepted + cfg.header_read_timeout
+            self.input.release();
+            self.out.release();
+            if !self.set_idle(true) {
+                return None;
+            }
+            let mut first = [0u8; FIRST_READ];
+            let got = if self.served == 0 {
+                let deadline = self.accepted + cfg.header_read_timeout;
+                self.input.read_first(&mut first, Some(deadline), None)
             } else {
-                Instant::now() + cfg.idle_timeout
+                self.input
+                    .read_first(&mut first, None, Some(cfg.idle_timeout))
             };
-            if let Some(id) = self.id {
-                if !self.shared.set_idle(id, true) {
-                    return None;
-                }
-            }
-            let got = self.input.fill(Some(first_byte_deadline));
-            if let Some(id) = self.id {
-                self.shared.set_idle(id, false);
-            }
-            match got {
+            self.set_idle(false);
+            let n = match got {
                 Ok(0) => return None,
-                Ok(_) => {}
+                Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut && self.served == 0 => {
                     self.queue_error(Version::HTTP_11, StatusCode::REQUEST_TIMEOUT);
                     return None;
                 }
                 Err(_) => return None,
+            };
+            match parse_request_head(&first[..n], &limits) {
+                Ok(Some((head, used))) => {
+                    self.input.keep(&first[used..n]);
+                    return Some(head);
+                }
+                Ok(None) => self.input.keep(&first[..n]),
+                Err(e) => return self.refuse(&e),
             }
-            if self.served > 0 {
-                started = Instant::now();
-            }
-        } else if self.served > 0 {
-            started = Instant::now();
         }
-        let deadline = started + cfg.header_read_timeout;
+        self.read_head_buffered(&limits)
+    }
+
+    /// The rest of [`Conn::read_head`]: a head that arrives in pieces, or
+    /// one already pending (pipelined).
+    #[inline(never)]
+    fn read_head_buffered(&mut self, limits: &Limits) -> Option<RequestHead> {
+        let mut deadline = None;
         loop {
-            match parse_request_head(self.input.pending(), &limits) {
+            match parse_request_head(self.input.pending(), limits) {
                 Ok(Some((head, n))) => {
                     self.input.consume(n);
                     return Some(head);
@@ -141,7 +159,17 @@ impl Conn<'_> {
                     if self.out.flush().is_err() {
                         return None;
                     }
-                    match self.input.fill(Some(deadline)) {
+                    // The head started (about) now, or at accept for the
+                    // first request; the clock is read only on this path.
+                    let timeout = self.shared.config.header_read_timeout;
+                    let d = *deadline.get_or_insert_with(|| {
+                        if self.served == 0 {
+                            self.accepted + timeout
+                        } else {
+                            Instant::now() + timeout
+                        }
+                    });
+                    match self.input.fill(Some(d)) {
                         Ok(0) => return None,
                         Ok(_) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
@@ -151,12 +179,26 @@ impl Conn<'_> {
                         Err(_) => return None,
                     }
                 }
-                Err(e) => {
-                    tracing::debug!(peer = %self.peer, error = %e, "fibra-http: refused request");
-                    self.queue_error(Version::HTTP_11, e.status());
-                    return None;
-                }
+                Err(e) => return self.refuse(&e),
             }
+        }
+    }
+
+    /// Queues the error response for a refused head.
+    #[cold]
+    fn refuse(&mut self, e: &ParseError) -> Option<RequestHead> {
+        tracing::debug!(peer = %self.peer, error = %e, "fibra-http: refused request");
+        self.queue_error(Version::HTTP_11, e.status());
+        None
+    }
+
+    /// Marks the connection idle (between requests, where a graceful
+    /// shutdown may cancel it) or busy. Returns `false` when it should close
+    /// instead of waiting (shutdown started).
+    fn set_idle(&self, idle: bool) -> bool {
+        match &self.entry {
+            Some(e) => e.set_idle(idle) && !(idle && self.shared.is_shutting_down()),
+            None => true,
         }
     }
 
@@ -181,10 +223,11 @@ impl Conn<'_> {
 
     /// Runs the handler for one request and queues its response. Returns
     /// the connection if it can serve another request.
+    #[inline(never)]
     fn handle(self, head: RequestHead, handler: &dyn Handler) -> Option<Self> {
         let Conn {
             shared,
-            id,
+            entry,
             peer,
             input,
             mut out,
@@ -288,7 +331,7 @@ impl Conn<'_> {
         }
         let mut conn = Conn {
             shared,
-            id,
+            entry,
             peer,
             input,
             out,
@@ -312,6 +355,7 @@ impl Conn<'_> {
 
     /// Flushes, half-closes and lingers briefly, discarding input, so the
     /// client reads the last response instead of a connection reset.
+    #[inline(never)]
     fn close(mut self) {
         if self.out.flush().is_err() {
             return;

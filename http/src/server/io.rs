@@ -6,10 +6,17 @@ use std::time::{Duration, Instant};
 
 use fibra_net::TcpStream;
 
-const READ_CHUNK: usize = 8 * 1024;
+/// The smallest read into the connection's buffer.
+const READ_CHUNK: usize = 4 * 1024;
 
 /// Buffered reads from the connection; unconsumed bytes are
 /// `buf[start..end]`.
+///
+/// The buffer is allocated only while bytes are pending or a head or body
+/// is being read in pieces, and [`Input::release`] frees it once the
+/// connection is idle: the first bytes of a request are read into a buffer
+/// on the caller's stack ([`Input::read_first`]), and only what the head
+/// did not use (pipelined requests, the start of a body) is kept here.
 #[derive(Debug)]
 pub(crate) struct Input {
     pub(crate) stream: Arc<TcpStream>,
@@ -22,7 +29,7 @@ impl Input {
     pub(crate) fn new(stream: Arc<TcpStream>) -> Input {
         Input {
             stream,
-            buf: vec![0; READ_CHUNK],
+            buf: Vec::new(),
             start: 0,
             end: 0,
         }
@@ -42,31 +49,76 @@ impl Input {
         }
     }
 
+    /// Frees the buffer if nothing is pending (the connection goes idle).
+    pub(crate) fn release(&mut self) {
+        if self.start == self.end && self.buf.capacity() > 0 {
+            self.buf = Vec::new();
+        }
+    }
+
+    /// Reads into `into` (a buffer owned by the caller, typically on its
+    /// stack) while nothing is pending: the wait for a request that holds
+    /// no heap buffer. Waits until `deadline`, or for `timeout` from now
+    /// (which costs no separate clock read: the stream computes it). Keep
+    /// what the caller does not consume with [`Input::keep`].
+    pub(crate) fn read_first(
+        &self,
+        into: &mut [u8],
+        deadline: Option<Instant>,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        debug_assert!(self.pending().is_empty());
+        self.stream.set_read_timeout(timeout)?;
+        let mut stream = &*self.stream;
+        match deadline {
+            Some(d) => fibra_runtime::with_deadline(d, || stream.read(into)),
+            None => stream.read(into),
+        }
+    }
+
+    /// Appends bytes read elsewhere to the pending ones.
+    pub(crate) fn keep(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.make_room(bytes.len());
+        self.buf[self.end..self.end + bytes.len()].copy_from_slice(bytes);
+        self.end += bytes.len();
+    }
+
+    /// Ensures `want` bytes of room after `end`, moving the pending bytes to
+    /// the front or growing the buffer.
+    fn make_room(&mut self, want: usize) {
+        if self.buf.len() - self.end >= want {
+            return;
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.buf.len() - self.end < want {
+            let len = (self.end + want).max(self.buf.len() * 2).max(READ_CHUNK);
+            self.buf.resize(len, 0);
+        }
+    }
+
     /// Reads more bytes, waiting at most until `deadline`. Returns how many
     /// (0 at end of stream). Keeps what is pending and grows the buffer
     /// when it is full, so callers bound it by consuming or by a limit.
     pub(crate) fn fill(&mut self, deadline: Option<Instant>) -> io::Result<usize> {
         if self.end == self.buf.len() {
-            if self.start > 0 {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            } else {
-                self.buf.resize(self.buf.len() * 2, 0);
-            }
+            self.make_room(READ_CHUNK);
         }
-        let timeout = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out"));
-                }
-                Some(left)
-            }
-            None => None,
+        self.stream.set_read_timeout(None)?;
+        let buf = &mut self.buf[self.end..];
+        let mut stream = &*self.stream;
+        let n = match deadline {
+            // Unlike a stream timeout, a scope deadline reads no clock
+            // unless the read has to wait.
+            Some(d) => fibra_runtime::with_deadline(d, || stream.read(buf))?,
+            None => stream.read(buf)?,
         };
-        self.stream.set_read_timeout(timeout)?;
-        let n = (&*self.stream).read(&mut self.buf[self.end..])?;
         self.end += n;
         Ok(n)
     }
@@ -94,7 +146,18 @@ pub(crate) struct Output {
 /// Flush the output early once it holds this much.
 pub(crate) const FLUSH_THRESHOLD: usize = 64 * 1024;
 
+/// An idle connection keeps an output buffer up to this capacity (reused by
+/// the next response); a larger one is freed.
+const IDLE_OUTPUT_KEEP: usize = 1024;
+
 impl Output {
+    /// Frees a large, empty buffer (the connection goes idle).
+    pub(crate) fn release(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > IDLE_OUTPUT_KEEP {
+            self.buf = Vec::new();
+        }
+    }
+
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         if self.broken {
             return Err(io::Error::new(

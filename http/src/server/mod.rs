@@ -117,9 +117,33 @@ struct Shared {
     acceptor_unparker: Mutex<Option<Unparker>>,
     /// `serve`'s caller waiting for connections to finish.
     drain_waiter: Mutex<Option<Unparker>>,
-    /// Connection coroutines by id, with whether each is idle (between
-    /// requests).
-    conns: Mutex<HashMap<u64, (Coroutine, bool)>>,
+    /// Connection coroutines by id. Locked once when a connection opens
+    /// and once when it closes; the per-request idle flag is an atomic in
+    /// the entry.
+    conns: Mutex<HashMap<u64, Arc<ConnEntry>>>,
+}
+
+/// One open connection: its coroutine, and whether it is idle (between
+/// requests), where a graceful shutdown cancels it.
+#[derive(Debug)]
+struct ConnEntry {
+    co: Coroutine,
+    idle: AtomicBool,
+}
+
+impl ConnEntry {
+    fn id(&self) -> u64 {
+        self.co.id()
+    }
+
+    /// Sets the idle flag. Always `true`; the shutdown check is the
+    /// caller's, after this store (both sides use `SeqCst`: either the
+    /// connection sees the shutdown flag, or the shutdown sees it idle and
+    /// cancels its wait).
+    fn set_idle(&self, idle: bool) -> bool {
+        self.idle.store(idle, Ordering::SeqCst);
+        true
+    }
 }
 
 /// Locks a mutex, ignoring poisoning (the guarded data stays consistent:
@@ -133,13 +157,14 @@ impl Shared {
         self.shutting_down.load(Ordering::SeqCst)
     }
 
-    /// Marks connection `id` idle or busy. Returns `false` when it should
-    /// close instead of waiting (shutdown started).
-    fn set_idle(&self, id: u64, idle: bool) -> bool {
-        if let Some(entry) = lock(&self.conns).get_mut(&id) {
-            entry.1 = idle;
-        }
-        !(idle && self.is_shutting_down())
+    /// Registers the calling connection's coroutine (initially busy).
+    fn register(&self, co: Coroutine) -> Arc<ConnEntry> {
+        let entry = Arc::new(ConnEntry {
+            co,
+            idle: AtomicBool::new(false),
+        });
+        lock(&self.conns).insert(entry.id(), entry.clone());
+        entry
     }
 
     fn connection_closed(&self, id: Option<u64>) {
@@ -299,8 +324,8 @@ fn wait_for_connections(shared: &Shared) {
         let _ = fibra_runtime::park_deadline(Some(deadline));
     }
     if shared.active.load(Ordering::SeqCst) > 0 {
-        for (co, _) in lock(&shared.conns).values() {
-            co.cancel();
+        for entry in lock(&shared.conns).values() {
+            entry.co.cancel();
         }
         let hard = Instant::now() + Duration::from_secs(1);
         while shared.active.load(Ordering::SeqCst) > 0 && Instant::now() < hard {
@@ -321,9 +346,9 @@ impl ShutdownHandle {
         if let Some(acceptor) = lock(&sh.acceptor).as_ref() {
             acceptor.cancel();
         }
-        for (co, idle) in lock(&sh.conns).values() {
-            if *idle {
-                co.cancel();
+        for entry in lock(&sh.conns).values() {
+            if entry.idle.load(Ordering::SeqCst) {
+                entry.co.cancel();
             }
         }
         if let Some(u) = lock(&sh.drain_waiter).as_ref() {

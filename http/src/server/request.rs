@@ -55,17 +55,24 @@ pub(crate) struct BodyState {
 impl BodyState {
     /// Reads body bytes into `out` (0 at the end of the body).
     pub(crate) fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if out.is_empty() || self.decoder.is_done() {
+        self.next_piece(out.len(), |data| out[..data.len()].copy_from_slice(data))
+    }
+
+    /// Hands the next decoded piece of the body, at most `max` bytes, to
+    /// `take` (straight from the connection's buffer, without a copy);
+    /// returns its length (0 at the end of the body).
+    fn next_piece(&mut self, max: usize, take: impl FnOnce(&[u8])) -> io::Result<usize> {
+        if max == 0 || self.decoder.is_done() {
             return Ok(0);
         }
-        let r = self.read_inner(out);
+        let r = self.next_piece_inner(max, take);
         if r.is_err() {
             self.failed = true;
         }
         r
     }
 
-    fn read_inner(&mut self, out: &mut [u8]) -> io::Result<usize> {
+    fn next_piece_inner(&mut self, max: usize, take: impl FnOnce(&[u8])) -> io::Result<usize> {
         if self.failed {
             return Err(io::Error::other("request body failed earlier"));
         }
@@ -79,14 +86,15 @@ impl BodyState {
         loop {
             let (used, data) = self
                 .decoder
-                .decode(self.input.pending(), out.len())
+                .decode(self.input.pending(), max)
                 .map_err(|e| io::Error::from(Error::new(StatusCode::BAD_REQUEST, e.to_string())))?;
             let len = data.len();
-            out[..len].copy_from_slice(data);
-            self.input.consume(used);
             if len > 0 {
+                take(data);
+                self.input.consume(used);
                 return Ok(len);
             }
+            self.input.consume(used);
             if self.decoder.is_done() {
                 return Ok(0);
             }
@@ -112,6 +120,11 @@ impl BodyState {
         if self.decoder.is_done() {
             return true;
         }
+        self.drain_rest(limit)
+    }
+
+    #[inline(never)]
+    fn drain_rest(&mut self, limit: usize) -> bool {
         if self.continue_pending {
             // The client may be waiting for `100 Continue` or may send the
             // body anyway: only closing is safe.
@@ -126,10 +139,9 @@ impl BodyState {
         }
         // A client dribbling the rest gets one read timeout in total.
         self.deadline = Some(Instant::now() + self.read_timeout);
-        let mut scratch = [0u8; 4096];
         let mut total = 0usize;
         while total <= limit {
-            match self.read(&mut scratch) {
+            match self.next_piece(limit + 1 - total, |_| {}) {
                 Ok(0) => return true,
                 Ok(n) => total += n,
                 Err(_) => return false,
@@ -316,16 +328,18 @@ impl Request {
             return Err(too_large());
         }
         let mut out = Vec::new();
-        let mut chunk = [0u8; 8192];
         loop {
-            let n = self.body.read(&mut chunk)?;
+            let room = limit - out.len();
+            // One byte past the limit tells a too-long body apart.
+            let n = self
+                .body
+                .next_piece(room.saturating_add(1), |data| out.extend_from_slice(data))?;
             if n == 0 {
                 return Ok(out);
             }
-            if out.len() + n > limit {
+            if out.len() > limit {
                 return Err(too_large());
             }
-            out.extend_from_slice(&chunk[..n]);
         }
     }
 
