@@ -170,7 +170,14 @@ pub fn park_deadline(deadline: Option<Instant>) -> io::Result<()> {
         Some(t) => {
             let timer = deadline.map(|d| crate::time::Timer::new(d, Unparker::for_task(t.clone())));
             park_task(&t);
-            drop(timer);
+            // A timer still armed means the deadline has not been reached
+            // (timers never fire early): skip the clock read. A late-firing
+            // timer only makes this an early `Ok`, which callers treat as a
+            // spurious wake-up and the next call turns into `TimedOut`.
+            let still_armed = timer.is_some_and(crate::time::Timer::cancel);
+            if still_armed || deadline.is_none() {
+                return check_interrupts(None);
+            }
         }
         None => match deadline {
             Some(d) => std::thread::park_timeout(d.saturating_duration_since(Instant::now())),
