@@ -263,9 +263,11 @@ pub fn effective_deadline(deadline: Option<Instant>) -> Option<Instant> {
     }
 }
 
-/// Runs `f` with a deadline `timeout` from now: every blocking call inside
-/// it (socket waits, sleeps, channel operations, lock and pool waits) fails
-/// with `TimedOut` once the deadline passes. Scopes nest; the earliest
+/// Runs `f` with a deadline `timeout` from now: every cancel-aware blocking
+/// call inside it (socket waits, [`park_deadline`], channel `send`/`recv`,
+/// pool checkout, `Semaphore::acquire`, the `*_cancelable` lock waits)
+/// fails with `TimedOut` once the deadline passes. Like std and Go, plain
+/// `sleep`, `Mutex::lock` and `join` ignore it. Scopes nest; the earliest
 /// deadline wins. Go's `context.WithTimeout`, without passing a context.
 pub fn with_timeout<R>(timeout: Duration, f: impl FnOnce() -> R) -> R {
     with_deadline(Instant::now() + timeout, f)
