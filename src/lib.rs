@@ -23,6 +23,7 @@ pub use fibra_runtime::{
 
 pub use fibra_http as http;
 pub use fibra_memcache as memcache;
+pub use fibra_nats as nats;
 pub use fibra_net as net;
 pub use fibra_postgres as postgres;
 pub use fibra_redis as redis;
