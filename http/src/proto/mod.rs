@@ -29,4 +29,6 @@ pub use request::{parse_request_head, Framing, Limits, ParseError, RequestHead};
 pub use response::{encode_chunk, encode_last_chunk, encode_response_head, ResponseFraming};
 
 #[cfg(test)]
+mod client_split_tests;
+#[cfg(test)]
 mod split_tests;
