@@ -294,24 +294,9 @@ impl Registration {
         &self,
         dir: Direction,
         deadline: Option<Instant>,
-        mut op: impl FnMut() -> io::Result<R>,
+        op: impl FnMut() -> io::Result<R>,
     ) -> io::Result<R> {
-        loop {
-            let seen = self.src.readiness.load(Ordering::Acquire);
-            if seen & dir.mask() != 0 {
-                match op() {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.src.clear(seen, dir);
-                        continue;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted && !task::is_canceled(&e) => {
-                        continue; // EINTR: retry
-                    }
-                    other => return other,
-                }
-            }
-            self.wait(dir, deadline)?;
-        }
+        self.io_loop(dir, deadline, op, |_| false)
     }
 
     /// [`Registration::do_io`] for byte streams: `op` moves at most `want`
@@ -330,24 +315,38 @@ impl Registration {
         dir: Direction,
         deadline: Option<Instant>,
         want: usize,
-        mut op: impl FnMut() -> io::Result<usize>,
+        op: impl FnMut() -> io::Result<usize>,
     ) -> io::Result<usize> {
+        self.io_loop(dir, deadline, op, |&n| n > 0 && n < want)
+    }
+
+    /// The loop behind `do_io` and `do_io_stream`: run `op` while the source
+    /// looks ready, clear readiness on `WouldBlock` (or when `drained` says
+    /// a success emptied or filled the socket), retry on EINTR, park
+    /// otherwise.
+    fn io_loop<R>(
+        &self,
+        dir: Direction,
+        deadline: Option<Instant>,
+        mut op: impl FnMut() -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
+    ) -> io::Result<R> {
         loop {
             let seen = self.src.readiness.load(Ordering::Acquire);
             if seen & dir.mask() != 0 {
                 match op() {
-                    Ok(n) => {
-                        if n > 0 && n < want {
+                    Ok(r) => {
+                        if drained(&r) {
                             self.src.clear(seen, dir);
                         }
-                        return Ok(n);
+                        return Ok(r);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         self.src.clear(seen, dir);
                         continue;
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted && !task::is_canceled(&e) => {
-                        continue;
+                        continue; // EINTR: retry
                     }
                     Err(e) => return Err(e),
                 }
