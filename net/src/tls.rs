@@ -27,6 +27,10 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
 
+mod split;
+
+pub use split::{TlsReadHalf, TlsWriteHalf};
+
 /// The rustls crate, for building a custom [`ClientConfig`] or
 /// [`ServerConfig`] (client certificates, ALPN, session caches, …).
 pub use rustls;
@@ -199,9 +203,10 @@ enum Side<S: Read + Write> {
 /// An established TLS connection over `S` (usually a
 /// [`TcpStream`](crate::TcpStream)), client or server side.
 ///
-/// Unlike the plain streams, one TLS session cannot be read by one
-/// coroutine while another writes: both directions share rustls's state,
-/// so `Read` and `Write` take `&mut self`.
+/// Both directions share rustls's state, so `Read` and `Write` take
+/// `&mut self`; to read in one coroutine while others write, as with the
+/// plain streams, [`split`](TlsStream::split) a TLS stream over a
+/// [`TcpStream`](crate::TcpStream).
 pub struct TlsStream<S: Read + Write> {
     side: Side<S>,
 }
@@ -269,6 +274,20 @@ impl<S: Read + Write> TlsStream<S> {
         match self.side {
             Side::Client(s) => s.sock,
             Side::Server(s) => s.sock,
+        }
+    }
+}
+
+impl TlsStream<crate::TcpStream> {
+    /// Splits the connection into a reading half and a cloneable writing
+    /// half, so one coroutine can read while others write: the session is
+    /// shared behind a lock that no socket call holds, so a reader waiting
+    /// for data never delays a writer, nor a writer waiting on a full
+    /// socket the reader. Plaintext already received stays readable.
+    pub fn split(self) -> (TlsReadHalf, TlsWriteHalf) {
+        match self.side {
+            Side::Client(s) => split::split(rustls::Connection::Client(s.conn), s.sock),
+            Side::Server(s) => split::split(rustls::Connection::Server(s.conn), s.sock),
         }
     }
 }

@@ -10,22 +10,26 @@ use super::conn::{random_seed, Config, Error, WebSocket};
 use super::deflate::{check_answer, CLIENT_OFFER};
 use super::frame::Role;
 use super::handshake::{accept_key, base64_encode, has_token};
+use super::transport::{self, ReadHalf, WriteHalf};
 
 /// The largest handshake response head accepted.
 const MAX_HEAD: usize = 16 * 1024;
 
 /// Options for opening WebSocket connections: extra request headers,
-/// subprotocols, a handshake timeout and the connection [`Config`].
+/// subprotocols, a handshake timeout, TLS trust for `wss://` and the
+/// connection [`Config`].
 #[derive(Debug, Clone, Default)]
 pub struct Connector {
     headers: Vec<(HeaderName, HeaderValue)>,
     protocols: Vec<String>,
     config: Config,
     timeout: Option<Duration>,
+    #[cfg(feature = "tls")]
+    tls: Option<fibra_net::tls::TlsConnector>,
 }
 
-/// Opens a WebSocket to a `ws://host[:port]/path` URL with default
-/// options.
+/// Opens a WebSocket to a `ws://host[:port]/path` or
+/// `wss://host[:port]/path` URL with default options.
 ///
 /// # Errors
 /// As [`Connector::connect`].
@@ -82,13 +86,24 @@ impl Connector {
         self
     }
 
-    /// Connects to `url` (`ws://`; `wss://` is not supported yet) and
-    /// performs the opening handshake.
+    /// The TLS client configuration for `wss://` (default:
+    /// [`TlsConnector::new`](fibra_net::tls::TlsConnector::new), the
+    /// Mozilla root store); e.g. `TlsConnector::with_root_pem` for a
+    /// private CA.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, connector: fibra_net::tls::TlsConnector) -> Connector {
+        self.tls = Some(connector);
+        self
+    }
+
+    /// Connects to `url` (`ws://`, or `wss://` over TLS with the `tls`
+    /// feature, on by default) and performs the opening handshake.
     ///
     /// # Errors
     /// [`Error::Handshake`] for a bad URL or an answer that is not a valid
     /// `101` upgrade (with the status if there was one); [`Error::Io`] for
-    /// connection errors (`TimedOut` past the timeout).
+    /// connection errors (`TimedOut` past the timeout) and TLS failures
+    /// (`InvalidData` for an untrusted or misnamed certificate).
     pub fn connect(&self, url: &str) -> Result<WebSocket, Error> {
         match self.timeout {
             Some(t) => fibra_runtime::with_timeout(t, || self.connect_inner(url)),
@@ -100,19 +115,47 @@ impl Connector {
         let uri: Uri = url
             .parse()
             .map_err(|_| handshake_err(None, format!("invalid URL {url:?}")))?;
-        match uri.scheme_str() {
-            Some("ws") => {}
-            Some("wss") => return Err(handshake_err(None, "wss:// is not supported yet")),
-            _ => return Err(handshake_err(None, "URL scheme must be ws://")),
-        }
+        let secure = match uri.scheme_str() {
+            Some("ws") => false,
+            Some("wss") => true,
+            _ => return Err(handshake_err(None, "URL scheme must be ws:// or wss://")),
+        };
         let host = uri
             .host()
             .ok_or_else(|| handshake_err(None, "URL without a host"))?;
-        let port = uri.port_u16().unwrap_or(80);
-        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
         let connect_host = host.trim_start_matches('[').trim_end_matches(']');
-        let mut stream = TcpStream::connect((connect_host, port))?;
+        let stream = TcpStream::connect((connect_host, port))?;
         let _ = stream.set_nodelay(true);
+        if !secure {
+            return self.handshake(&uri, stream, transport::tcp);
+        }
+        #[cfg(feature = "tls")]
+        {
+            let connector = match &self.tls {
+                Some(c) => c.clone(),
+                None => fibra_net::tls::TlsConnector::new()?,
+            };
+            let tls = connector.connect(connect_host, stream)?;
+            self.handshake(&uri, tls, transport::tls)
+        }
+        #[cfg(not(feature = "tls"))]
+        Err(handshake_err(
+            None,
+            "wss:// needs fibra-http's `tls` feature",
+        ))
+    }
+
+    /// The opening handshake over `stream`; `split` makes the connection's
+    /// halves of it.
+    fn handshake<S: Read + Write>(
+        &self,
+        uri: &Uri,
+        mut stream: S,
+        split: fn(S) -> (ReadHalf, WriteHalf),
+    ) -> Result<WebSocket, Error> {
+        let host = uri.host().unwrap_or_default();
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
 
         let mut nonce = [0u8; 16];
         nonce[..8].copy_from_slice(&random_seed().to_ne_bytes());
@@ -209,7 +252,7 @@ impl Connector {
             };
             let rest = buf[used..].to_vec();
             return Ok(WebSocket::new(
-                stream,
+                split(stream),
                 rest,
                 Role::Client,
                 self.config.clone(),

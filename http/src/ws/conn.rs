@@ -1,14 +1,12 @@
-//! A WebSocket connection over a `TcpStream`: the reading half
+//! A WebSocket connection over TCP or TLS: the reading half
 //! ([`WebSocket`]) and the cloneable writing half ([`Sender`]).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, Read, Write};
-use std::net::Shutdown;
+use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fibra_net::TcpStream;
 use fibra_runtime::sync::Mutex;
 
 use super::deflate::{DeflateParams, Deflater, Inflater};
@@ -16,6 +14,7 @@ use super::frame::{
     apply_mask, decode_header, encode, Limits, OpCode, ProtocolError, Role, Status,
 };
 use super::message::{Event, MessageDecoder};
+use super::transport::{ReadHalf, WriteHalf};
 use super::{CloseCode, CloseFrame};
 
 /// Limits and timers of a connection.
@@ -177,7 +176,7 @@ struct WriteState {
 }
 
 struct Shared {
-    stream: Arc<TcpStream>,
+    stream: WriteHalf,
     role: Role,
     state: Mutex<WriteState>,
 }
@@ -298,7 +297,7 @@ impl Sender {
         }
         st.buf.clear();
         encode(true, rsv1, opcode, mask, payload, &mut st.buf);
-        let r = (&*self.shared.stream).write_all(&st.buf);
+        let r = self.shared.stream.write_all(&st.buf);
         if st.buf.capacity() > 1 << 20 {
             st.buf = Vec::new();
         }
@@ -339,7 +338,7 @@ pub(crate) fn random_seed() -> u64 {
 /// [`WebSocket::send`] or from a [`Sender`] clone.
 pub struct WebSocket {
     sender: Sender,
-    stream: Arc<TcpStream>,
+    stream: ReadHalf,
     /// `buf[start..end]` is received, undecoded input.
     buf: Vec<u8>,
     start: usize,
@@ -379,14 +378,13 @@ impl std::fmt::Debug for WebSocket {
 
 impl WebSocket {
     pub(crate) fn new(
-        stream: TcpStream,
+        (stream, writer): (ReadHalf, WriteHalf),
         buffered: Vec<u8>,
         role: Role,
         config: Config,
         protocol: Option<String>,
         deflate: Option<DeflateParams>,
     ) -> WebSocket {
-        let stream = Arc::new(stream);
         let (deflater, inflater) = match deflate {
             Some(p) => {
                 let (out_bits, out_nct, in_nct) = match role {
@@ -416,7 +414,7 @@ impl WebSocket {
         };
         let sender = Sender {
             shared: Arc::new(Shared {
-                stream: stream.clone(),
+                stream: writer,
                 role,
                 state: Mutex::new(WriteState {
                     buf: Vec::new(),
@@ -467,7 +465,7 @@ impl WebSocket {
     /// # Errors
     /// The socket's error.
     pub fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
-        self.stream.peer_addr()
+        self.stream.tcp().peer_addr()
     }
 
     /// A sender for other coroutines.
@@ -634,11 +632,11 @@ impl WebSocket {
                 (Some(_), Some(sent)) => Some(sent + self.config.pong_timeout),
                 (Some(iv), None) => Some(self.last_recv + iv),
             };
-            let stream = &*self.stream;
+            let stream = &mut self.stream;
             let buf = &mut self.buf[self.end..];
             let r = match deadline {
-                None => (&*stream).read(buf),
-                Some(d) => fibra_runtime::with_deadline(d, || (&*stream).read(buf)),
+                None => stream.read(buf),
+                Some(d) => fibra_runtime::with_deadline(d, || stream.read(buf)),
             };
             match r {
                 Ok(n) => break n,
@@ -702,7 +700,7 @@ impl WebSocket {
     /// A fatal I/O error: drop the connection.
     fn abort(&mut self, e: Error) -> Error {
         self.done = true;
-        let _ = self.stream.shutdown(Shutdown::Both);
+        self.stream.shutdown(&self.sender.shared.stream, false);
         e
     }
 
@@ -729,9 +727,9 @@ impl WebSocket {
                 Ok(Status::Partial) => self.make_room(14),
                 Err(_) => break,
             }
-            let stream = &*self.stream;
+            let stream = &mut self.stream;
             let buf = &mut self.buf[self.end..];
-            match fibra_runtime::with_deadline(deadline, || (&*stream).read(buf)) {
+            match fibra_runtime::with_deadline(deadline, || stream.read(buf)) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => self.end += n,
             }
@@ -744,16 +742,14 @@ impl WebSocket {
     fn shutdown(&mut self) {
         if self.limits.role == Role::Client {
             let deadline = Instant::now() + self.config.close_timeout;
-            let stream = &*self.stream;
+            let stream = &mut self.stream;
             let mut scratch = [0u8; 512];
-            while let Ok(n) =
-                fibra_runtime::with_deadline(deadline, || (&*stream).read(&mut scratch))
-            {
+            while let Ok(n) = fibra_runtime::with_deadline(deadline, || stream.read(&mut scratch)) {
                 if n == 0 {
                     break;
                 }
             }
         }
-        let _ = self.stream.shutdown(Shutdown::Both);
+        self.stream.shutdown(&self.sender.shared.stream, true);
     }
 }

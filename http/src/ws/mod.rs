@@ -42,6 +42,7 @@ pub mod frame;
 mod handshake;
 pub mod message;
 mod server;
+mod transport;
 mod utf8;
 
 pub use client::{connect, Connector};

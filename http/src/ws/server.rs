@@ -8,6 +8,7 @@ use super::conn::{Config, WebSocket};
 use super::deflate::accept_offer;
 use super::frame::Role;
 use super::handshake::{accept_key, base64_decoded_len, has_token};
+use super::transport;
 use crate::{Error, Request, Response};
 
 type OriginCheck = dyn Fn(Option<&str>, &Request) -> bool + Send + Sync;
@@ -146,7 +147,7 @@ impl Upgrade {
         resp.upgrade(move |up| {
             let _ = up.stream.set_nodelay(true);
             f(WebSocket::new(
-                up.stream,
+                transport::tcp(up.stream),
                 up.buffered,
                 Role::Server,
                 config,
