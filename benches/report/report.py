@@ -345,7 +345,8 @@ def render(run_dir, out_dir):
         mode = ("**QUICK=1**: one round and short runs per benchmark, a smoke test of the "
                 "harness; single runs, not medians; do not quote these numbers")
     elif quick == {"0"}:
-        mode = "full runs: each script's default rounds and durations"
+        mode = ("full runs: each script's default durations, and rounds as in each "
+                "section's command (the script's default where none is given)")
     else:
         mode = "mixed: some benchmarks QUICK=1 (see each section)"
 
