@@ -148,13 +148,19 @@ def http_client_table(log):
 
 
 def text_table(txt):
-    """A whitespace-aligned table (scripts/bench-nats' table.txt) as markdown."""
-    rows = [line.split() for line in txt.splitlines() if line.strip()]
-    if len(rows) < 2:
+    """A whitespace-aligned table (scripts/bench-nats' table.txt) as markdown; lines
+    whose fields do not match the header's (e.g. a load-average line) become notes."""
+    lines = [line for line in txt.splitlines() if line.strip()]
+    if len(lines) < 2:
         return None
-    header = rows[0]
+    header = lines[0].split()
+    rows = [line.split() for line in lines[1:] if len(line.split()) == len(header)]
+    notes = [line.strip() for line in lines[1:] if len(line.split()) != len(header)]
+    if not rows:
+        return None
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    out += [""] + [f"{note}  " for note in notes]
     out += ["", "Converted from the script's plain-text table by benches/report/report.py."]
     return "\n".join(out) + "\n"
 
@@ -319,18 +325,18 @@ def table_text(run_dir, name):
     base = os.path.join(run_dir, name)
     if os.path.exists(base + ".md"):
         with open(base + ".md") as f:
-            return f.read(), "the script's table.md"
+            return f.read(), "from the script's table.md"
     if os.path.exists(base + ".txt"):
         with open(base + ".txt") as f:
             converted = text_table(f.read())
         if converted:
-            return converted, "the script's table.txt, converted"
+            return converted, "from the script's table.txt, converted"
     if os.path.exists(base + ".log") and name == "http-client":
         with open(base + ".log", errors="replace") as f:
             converted = http_client_table(f.read())
         if converted:
-            return converted, "the script's printed list, converted"
-    return None, "no table found"
+            return converted, "from the script's printed list, converted"
+    return None, "not found"
 
 
 def render(run_dir, out_dir):
@@ -386,7 +392,7 @@ def render(run_dir, out_dir):
                   f"started {m.get('started', '?')}, "
                   f"{int(m.get('seconds', 0)) / 60:.1f} min, load average "
                   f"{m.get('load_before', '?')} before and {m.get('load_after', '?')} after; "
-                  f"commit {m.get('commit', '?')}; table from {source}.", ""]
+                  f"commit {m.get('commit', '?')}; table {source}.", ""]
         if text is None:
             lines += [f"No table: see the log `{m.get('log', n + '.log')}`.", ""]
             continue

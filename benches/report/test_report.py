@@ -53,6 +53,7 @@ NATS_TXT = """\
 workload   unit                fibra     async-nats    ratio
 pub16      msgs/s          1000000.0       500000.0    2.00x
 reqrep     us                   40.0           50.0    1.25x
+load at start:  17:05:57 up  1:00,  0 user,  load average: 15.07, 14.18, 9.72
 """
 
 
@@ -122,7 +123,10 @@ class ConvertTest(unittest.TestCase):
         self.assertEqual(table.rows[0][5], f"{153178 / 100592:.2f}")
 
     def test_nats_text_table(self):
-        [table] = report.parse_tables(report.text_table(NATS_TXT))
+        text = report.text_table(NATS_TXT)
+        [table] = report.parse_tables(text)
+        self.assertEqual(len(table.rows), 2)
+        self.assertIn("load at start:  17:05:57", table.note)  # kept, below the table
         self.assertEqual(table.label_columns(), [0, 1])
         self.assertEqual([table.header[i] for i in table.series()], ["fibra", "async-nats"])
         self.assertEqual(len(bars(report.svg("nats", [table]))), 4)
