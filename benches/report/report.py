@@ -95,7 +95,12 @@ def parse_tables(text):
                 and is_separator(split_row(lines[i + 1])):
             if tables:
                 tables[-1].note = "\n".join(prose).strip()
-            title = next((p for p in reversed(prose) if p.strip()), None)
+            # The paragraph just before the table is its title, unless it is the
+            # previous table's note (then only a bold line counts).
+            paragraphs = [p for p in "\n".join(prose).split("\n\n") if p.strip()]
+            title = paragraphs[-1].strip().splitlines()[-1] if paragraphs else None
+            if tables and title and len(paragraphs) < 2 and not title.startswith("**"):
+                title = None
             header = split_row(line)
             rows = []
             i += 2
@@ -193,8 +198,13 @@ def esc(text):
 def panel(table, y):
     """SVG elements for one table, starting at y; returns (elements, new y)."""
     out = []
-    title = table.title or (table.note.splitlines()[0][:110] if table.note else "results")
+    described = [line for line in table.note.splitlines()
+                 if re.search(r"better|median", line, re.I)]
+    title = table.title or (described[0][:110] if described else "Results")
     direction = table.direction()
+    if len(title) > 90:  # its first clause
+        title = re.split(r"(?<=[.;])\s", title)[0].rstrip(".;")
+        title = title if len(title) <= 90 else title[:87] + "..."
     if direction and "is better" not in title:
         title += f" ({direction} is better)"
     out.append(f'<text class="title" x="8" y="{y + 18}">{esc(title)}</text>')

@@ -33,6 +33,21 @@ HTTP = """\
 | plaintext_c64 | 7.93 | 3.35 | 4.44 | 10.68 | 2.37 |
 """
 
+# As scripts/bench-net writes it: the second table has no title of its own.
+NET = """\
+| benchmark | fibra | tokio | fibra / best peer |
+|---|---|---|---|
+| echo, 1 conn (msg/s) | 10,747 | 25,110 | 0.43 |
+
+Round trips per second of 64-byte messages, one in flight per connection, 3 s per run; medians of 3 alternating runs; higher is better.
+
+| benchmark | fibra | std threads | fibra / std |
+|---|---|---|---|
+| bulk (MiB/s) | 1,979 | 1,686 | 1.17 |
+
+Medians of 3 alternating runs; higher is better.
+"""
+
 POSTGRES = """\
 | workload | clients | pgbench (C) | fibra-postgres | postgres (sync) | tokio-postgres | fibra / pgbench |
 |---|---:|---:|---:|---:|---:|---:|
@@ -77,6 +92,16 @@ class ParseTest(unittest.TestCase):
         self.assertEqual(rps.title, "Requests per second (higher is better)")
         self.assertEqual(rps.direction(), "higher")
         self.assertEqual(p99.direction(), "lower")
+
+    def test_untitled_second_table(self):
+        echo, bulk = report.parse_tables(NET)
+        self.assertIsNone(echo.title)
+        self.assertIsNone(bulk.title)  # the paragraph before it is echo's note
+        self.assertTrue(echo.note.startswith("Round trips"))
+        svg = report.svg("net", [echo, bulk])
+        self.assertIn(">Round trips per second of 64-byte messages, one in flight per connection, "
+                      "3 s per run (higher is better)<", svg)
+        self.assertIn(">Medians of 3 alternating runs; higher is better.<", svg)
 
     def test_label_columns(self):
         [table] = report.parse_tables(POSTGRES)
