@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use fibra_nats::{Client, ConnectOptions};
 
+pub mod jwt;
+
 pub fn env(var: &str, default: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| default.to_owned())
 }
