@@ -49,6 +49,7 @@ mod auth;
 mod client;
 mod config;
 mod copy;
+mod enums;
 mod error;
 mod notify;
 mod pool;

@@ -157,6 +157,50 @@ fn enums_by_manual_impl() {
     c.batch_execute(&format!("DROP TYPE {ty}")).unwrap();
 }
 
+fibra_postgres::pg_enum! {
+    /// A test enum with a label that is not a Rust identifier.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Weather {
+        Sunny => "sunny",
+        Rainy => "rainy",
+        Mixed => "sun and rain",
+    }
+}
+
+#[test]
+fn enums_by_pg_enum_macro() {
+    let mut c = util::connect();
+    let ty = util::table("weather");
+    c.batch_execute(&format!(
+        "CREATE TYPE {ty} AS ENUM ('sunny', 'rainy', 'sun and rain', 'snowy')"
+    ))
+    .unwrap();
+    for w in [Weather::Sunny, Weather::Rainy, Weather::Mixed] {
+        round_trip(&mut c, &ty, w);
+    }
+    // The server's own ordering of the enum applies to values we bind.
+    let row = c
+        .query_one(
+            format!("SELECT $1::{ty} < $2::{ty}").as_str(),
+            &[&Weather::Sunny, &Weather::Mixed],
+        )
+        .unwrap();
+    assert!(row.get::<_, bool>(0));
+    // A label the Rust enum lacks is a conversion error, not a panic.
+    let row = c
+        .query_one(format!("SELECT 'snowy'::{ty}").as_str(), &[])
+        .unwrap();
+    let err = row.try_get::<_, Weather>(0).unwrap_err();
+    assert!(err.to_string().contains("snowy"), "{err}");
+    // A builtin non-text parameter type is refused before anything is sent.
+    let err = c
+        .query_one("SELECT $1::int4", &[&Weather::Rainy])
+        .unwrap_err();
+    assert!(err.to_string().contains("int4"), "{err}");
+    assert!(!c.is_broken());
+    c.batch_execute(&format!("DROP TYPE {ty}")).unwrap();
+}
+
 #[cfg(feature = "uuid")]
 #[test]
 fn uuid() {
