@@ -6,6 +6,7 @@
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,6 +97,11 @@ struct State {
     /// Bumped on every (dis)connection; a writer runs while it matches.
     gen: u64,
     wbuf: Vec<u8>,
+    /// The other write buffer, swapped with `wbuf` for each socket write.
+    spare: Vec<u8>,
+    /// A socket write is in progress (by the writer or by a publisher);
+    /// at most one at a time, so the stream's bytes stay in order.
+    writing: bool,
     space_waiters: usize,
     /// One per PING on the wire: a flush waiter or a keep-alive (None).
     pongs: VecDeque<Option<OneshotSender<()>>>,
@@ -232,12 +238,92 @@ impl Shared {
                     if st.wbuf.len() < HIGH_WATER {
                         return Ok(st);
                     }
+                    // A full buffer and an idle socket: write it from this
+                    // coroutine, as nats.go's publisher does, instead of
+                    // handing it to the writer and waiting. One coroutine
+                    // keeps the pipeline going when the machine is busy and
+                    // the writer's worker is not scheduled.
+                    if !st.writing {
+                        if let Some(t) = st.transport.clone() {
+                            let chunk = self.take_chunk(&mut st);
+                            drop(st);
+                            let r = t.write_all(&chunk);
+                            let soft = self.finish_write(chunk, r, &t, true);
+                            if let Some(e) = soft {
+                                return Err(e.into());
+                            }
+                            st = self.lock();
+                            continue;
+                        }
+                    }
                     st.space_waiters += 1;
                     st = self.space_cv.wait(st);
                     st.space_waiters -= 1;
                 }
             }
         }
+    }
+
+    /// Takes the write buffer for one socket write (`writing` is set).
+    fn take_chunk(&self, st: &mut State) -> Vec<u8> {
+        st.writing = true;
+        let spare = std::mem::take(&mut st.spare);
+        let chunk = std::mem::replace(&mut st.wbuf, spare);
+        if st.space_waiters > 0 {
+            self.space_cv.notify_all();
+        }
+        chunk
+    }
+
+    /// Ends the socket write of `chunk` started by `take_chunk`. On a
+    /// failed write the bytes that did not go out are put back in front
+    /// of the buffer, so the stream stays whole: for the next connection
+    /// after an I/O error (which also shuts the transport down, for the
+    /// reader to notice), or for the writer to go on with when only the
+    /// calling coroutine's deadline or cancellation stopped it
+    /// (`caller_deadline`: a publisher writing); that error is returned.
+    fn finish_write(
+        &self,
+        mut chunk: Vec<u8>,
+        r: std::result::Result<(), (usize, io::Error)>,
+        t: &Transport,
+        caller_deadline: bool,
+    ) -> Option<io::Error> {
+        let mut st = self.lock();
+        st.writing = false;
+        let soft = match r {
+            Ok(()) => {
+                chunk.clear();
+                if chunk.capacity() <= KEEP_SPARE && st.spare.capacity() < chunk.capacity() {
+                    st.spare = chunk;
+                }
+                None
+            }
+            Err((written, e)) => {
+                let soft = caller_deadline
+                    && (fibra_runtime::is_canceled(&e) || e.kind() == io::ErrorKind::TimedOut);
+                if st.status != Status::Closed && (soft || written == 0) {
+                    chunk.drain(..written);
+                    chunk.extend_from_slice(&st.wbuf);
+                    st.wbuf = chunk;
+                }
+                if soft {
+                    Some(e)
+                } else {
+                    tracing::debug!(error = %e, "nats write failed");
+                    drop(st);
+                    t.shutdown();
+                    return None;
+                }
+            }
+        };
+        if !st.wbuf.is_empty() {
+            self.write_cv.notify_one();
+        }
+        if st.space_waiters > 0 {
+            self.space_cv.notify_all();
+        }
+        soft
     }
 
     pub(crate) fn unsubscribe(&self, sid: u64, max: Option<u64>) -> Result<()> {
@@ -468,7 +554,6 @@ impl Shared {
 }
 
 fn writer_loop(shared: Arc<Shared>, t: Arc<Transport>, gen: u64) {
-    let mut spare: Vec<u8> = Vec::with_capacity(64 << 10);
     let interval = shared.opts.ping_interval;
     let mut next_ping = Instant::now() + interval;
     loop {
@@ -490,38 +575,19 @@ fn writer_loop(shared: Arc<Shared>, t: Arc<Transport>, gen: u64) {
                 st.pongs.push_back(None);
                 proto::encode_ping(&mut st.wbuf);
             }
-            if !st.wbuf.is_empty() {
-                break std::mem::replace(&mut st.wbuf, std::mem::take(&mut spare));
+            if !st.wbuf.is_empty() && !st.writing {
+                break shared.take_chunk(&mut st);
             }
             st = shared.write_cv.wait_timeout(st, next_ping - now).0;
         };
-        if st.space_waiters > 0 {
-            shared.space_cv.notify_all();
-        }
         drop(st);
-        match t.write_all(&chunk) {
-            Ok(()) => {
-                spare = chunk;
-                spare.clear();
-                if spare.capacity() > KEEP_SPARE {
-                    spare = Vec::with_capacity(64 << 10);
-                }
-            }
-            Err((written, e)) => {
-                tracing::debug!(error = %e, "nats write failed");
-                if written == 0 {
-                    // Nothing of it reached the socket: keep it for the
-                    // next connection, ahead of what was queued since.
-                    let mut st = shared.lock();
-                    if st.status != Status::Closed {
-                        let mut c = chunk;
-                        c.extend_from_slice(&st.wbuf);
-                        st.wbuf = c;
-                    }
-                }
-                t.shutdown();
-                return;
-            }
+        let r = t.write_all(&chunk);
+        let failed = r.is_err();
+        // The writer has no deadline of its own: any error is the socket's
+        // (finish_write shuts the transport down).
+        let _ = shared.finish_write(chunk, r, &t, false);
+        if failed {
+            return;
         }
     }
 }
@@ -814,6 +880,8 @@ impl Client {
                 status: Status::Connected,
                 gen: 0,
                 wbuf: Vec::with_capacity(64 << 10),
+                spare: Vec::with_capacity(64 << 10),
+                writing: false,
                 space_waiters: 0,
                 pongs: VecDeque::new(),
                 pings_out: 0,
