@@ -472,3 +472,27 @@ fn fragments_stream_past_the_message_limit() {
     s.read_exact(&mut b).unwrap();
     assert_eq!(b[0], 0x88);
 }
+
+#[test]
+fn invalid_utf8_fails_before_its_frame_is_complete() {
+    let server = echo_server(Upgrade::new());
+    let head = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    let (mut s, _) = raw_request(server.addr, &head);
+    // A 20-byte text frame of which only the head and 7 payload bytes are
+    // sent, the last of them making the text invalid (0xce then 'A'). The
+    // server must answer 1007 without waiting for the other 13 bytes
+    // (util::connect's 5 s read timeout fails the test otherwise).
+    let frame = masked(0x81, b"hello\xceAAAAAAAAAAAAAA");
+    s.write_all(&frame[..6 + 4]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    s.write_all(&frame[10..13]).unwrap();
+    let mut hdr = [0u8; 2];
+    s.read_exact(&mut hdr).unwrap();
+    assert_eq!(hdr[0], 0x88, "expected a close frame");
+    let mut body = vec![0u8; hdr[1] as usize];
+    s.read_exact(&mut body).unwrap();
+    assert_eq!(u16::from_be_bytes([body[0], body[1]]), 1007);
+}

@@ -343,6 +343,9 @@ pub struct WebSocket {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// Payload bytes of the frame at `start`, still arriving, already
+    /// unmasked in place (for [`MessageDecoder::check_partial`]).
+    unmasked: usize,
     limits: Limits,
     decoder: MessageDecoder,
     config: Config,
@@ -434,6 +437,7 @@ impl WebSocket {
             buf,
             start: 0,
             end,
+            unmasked: 0,
             limits: Limits {
                 role,
                 allow_rsv1: deflate.is_some(),
@@ -588,8 +592,9 @@ impl WebSocket {
                     if avail.len() >= total {
                         let payload = &mut avail[hl..total];
                         if let Some(m) = h.mask {
-                            apply_mask(payload, m, 0);
+                            apply_mask(&mut payload[self.unmasked..], m, self.unmasked);
                         }
+                        self.unmasked = 0;
                         let r = if streaming {
                             self.decoder.push_streaming(&h, payload)
                         } else {
@@ -597,6 +602,18 @@ impl WebSocket {
                         };
                         self.start += total;
                         return r.map_err(|e| self.fail(e));
+                    }
+                    // Bad text fails as soon as it arrives, not once its
+                    // frame is complete (Autobahn 6.4.3, 6.4.4).
+                    if avail.len() > hl + self.unmasked {
+                        let payload = &mut avail[hl..];
+                        if let Some(m) = h.mask {
+                            apply_mask(&mut payload[self.unmasked..], m, self.unmasked);
+                        }
+                        self.unmasked = payload.len();
+                        if let Err(e) = self.decoder.check_partial(&h, payload) {
+                            return Err(self.fail(e));
+                        }
                     }
                     self.make_room(total);
                 }

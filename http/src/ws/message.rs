@@ -43,6 +43,9 @@ pub struct MessageDecoder {
     /// How much of `buf` the UTF-8 validator has seen.
     validated: usize,
     utf8: Utf8Validator,
+    /// For a text frame still arriving: the validator after the first
+    /// `.1` bytes of its payload (see [`MessageDecoder::check_partial`]).
+    partial: Option<(Utf8Validator, usize)>,
     inflater: Option<Inflater>,
     max_message: usize,
 }
@@ -57,6 +60,7 @@ impl MessageDecoder {
             buf: Vec::new(),
             validated: 0,
             utf8: Utf8Validator::new(),
+            partial: None,
             inflater,
             max_message,
         }
@@ -94,12 +98,49 @@ impl MessageDecoder {
         self.push_frame(h, payload, true)
     }
 
+    /// Checks the start of a frame whose payload has not all arrived
+    /// (`prefix`, unmasked, growing from call to call until the frame is
+    /// [`push`](MessageDecoder::push)ed), so that invalid UTF-8 in an
+    /// uncompressed text frame fails as soon as it arrives rather than
+    /// once the frame is complete. Each byte is validated once.
+    ///
+    /// # Errors
+    /// Close code 1007 for text that cannot be valid.
+    pub fn check_partial(&mut self, h: &FrameHeader, prefix: &[u8]) -> Result<(), ProtocolError> {
+        let text = match h.opcode {
+            OpCode::Text => self.kind.is_none() && !h.rsv1,
+            OpCode::Continuation => self.kind == Some(OpCode::Text) && !self.compressed,
+            _ => false,
+        };
+        if !text {
+            return Ok(());
+        }
+        let utf8 = &self.utf8;
+        let (v, seen) = self.partial.get_or_insert_with(|| {
+            let start = match h.opcode {
+                OpCode::Continuation => utf8.clone(),
+                _ => Utf8Validator::new(),
+            };
+            (start, 0)
+        });
+        if *seen < prefix.len() {
+            if !v.feed(&prefix[*seen..]) {
+                self.partial = None;
+                self.kind = None;
+                return Err(ProtocolError::new(1007, "invalid UTF-8 in text message"));
+            }
+            *seen = prefix.len();
+        }
+        Ok(())
+    }
+
     fn push_frame(
         &mut self,
         h: &FrameHeader,
         payload: &[u8],
         streaming: bool,
     ) -> Result<Option<Event>, ProtocolError> {
+        self.partial = None;
         match h.opcode {
             OpCode::Ping => return Ok(Some(Event::Ping(payload.to_vec()))),
             OpCode::Pong => return Ok(Some(Event::Pong(payload.to_vec()))),
@@ -260,6 +301,40 @@ mod tests {
             .push(&header(true, OpCode::Text), b"a\xe2\x82")
             .unwrap_err();
         assert_eq!(e.code.0, 1007);
+    }
+
+    #[test]
+    fn utf8_fails_fast_inside_a_frame_still_arriving() {
+        let mut d = MessageDecoder::plain(100);
+        let h = header(true, OpCode::Text);
+        assert_eq!(d.check_partial(&h, b"ab"), Ok(()));
+        // An unfinished character is no error yet.
+        assert_eq!(d.check_partial(&h, b"ab\xce"), Ok(()));
+        assert_eq!(d.check_partial(&h, b"ab\xce\x41").unwrap_err().code.0, 1007);
+
+        // A continuation starts from the state the message is in.
+        let mut d = MessageDecoder::plain(100);
+        assert_eq!(d.push(&header(false, OpCode::Text), b"x\xe2"), Ok(None));
+        let c = header(true, OpCode::Continuation);
+        assert_eq!(d.check_partial(&c, b"\x82"), Ok(()));
+        assert_eq!(d.check_partial(&c, b"\x82\xac"), Ok(()));
+        assert_eq!(
+            d.push(&c, b"\x82\xac!"),
+            Ok(Some(Event::Text("x€!".into())))
+        );
+        let mut d = MessageDecoder::plain(100);
+        assert_eq!(d.push(&header(false, OpCode::Text), b"x\xe2"), Ok(None));
+        assert_eq!(d.check_partial(&c, b"\x41").unwrap_err().code.0, 1007);
+
+        // Binary data and compressed text are not checked.
+        let mut d = MessageDecoder::plain(100);
+        assert_eq!(
+            d.check_partial(&header(true, OpCode::Binary), b"\xff"),
+            Ok(())
+        );
+        let mut z = header(true, OpCode::Text);
+        z.rsv1 = true;
+        assert_eq!(d.check_partial(&z, b"\xff"), Ok(()));
     }
 
     #[test]
