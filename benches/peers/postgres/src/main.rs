@@ -14,24 +14,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fibra_bench_postgres_peers::{env, url};
+
 const SELECT: &str = "SELECT abalance FROM pgbench_accounts WHERE aid = $1";
 const UPDATE: &str = "UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2";
 const INSERT: &str =
     "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES ($1, $2, $3, $4, CURRENT_TIMESTAMP)";
-
-fn env(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
-fn url() -> String {
-    format!(
-        "host={} port={} user={} dbname={}",
-        env("FIBRA_PG_HOST", "127.0.0.1"),
-        env("FIBRA_PG_PORT", "15432"),
-        env("FIBRA_PG_TRUST_USER", "trust_user"),
-        env("FIBRA_PG_DATABASE", "fibra")
-    )
-}
 
 /// xorshift64*: the benchmark needs cheap, not good, randomness.
 struct Rng(u64);

@@ -22,6 +22,8 @@ use std::time::Instant;
 
 use postgres::fallible_iterator::FallibleIterator;
 
+use fibra_bench_postgres_peers::url;
+
 /// Rows per multi-row INSERT (3 parameters each; PostgreSQL allows 65,535).
 const BATCH: usize = 500;
 
@@ -29,20 +31,6 @@ const CREATE: &str = "DROP TABLE IF EXISTS bench_bulk; \
     CREATE UNLOGGED TABLE bench_bulk (id int8 NOT NULL, name text NOT NULL, v float8 NOT NULL)";
 const COPY: &str = "COPY bench_bulk (id, name, v) FROM STDIN";
 const SELECT: &str = "SELECT id, name, v FROM bench_bulk";
-
-fn env(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
-fn url() -> String {
-    format!(
-        "host={} port={} user={} dbname={}",
-        env("FIBRA_PG_HOST", "127.0.0.1"),
-        env("FIBRA_PG_PORT", "15432"),
-        env("FIBRA_PG_TRUST_USER", "trust_user"),
-        env("FIBRA_PG_DATABASE", "fibra")
-    )
-}
 
 /// The multi-row INSERT for `n` rows: `($1, $2, $3), ($4, $5, $6), ...`.
 fn insert_sql(n: usize) -> String {
