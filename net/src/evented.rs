@@ -12,18 +12,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fibra_runtime::io::{Direction, Registration};
+use std::os::fd::AsRawFd;
+
 use mio::event::Source;
 
 /// A mio source and its registration. Deregisters before the descriptor is
 /// closed; a coroutine still waiting on it (only possible at runtime
 /// shutdown, since handles share it through an `Arc`) is woken with an error.
-pub(crate) struct Evented<S: Source> {
+pub(crate) struct Evented<S: Source + AsRawFd> {
     /// `None` only after [`Evented::into_inner`] took it out.
     io: Option<S>,
     reg: Registration,
 }
 
-impl<S: Source> Evented<S> {
+impl<S: Source + AsRawFd> Evented<S> {
     /// Registers `io`, which must already be non-blocking.
     pub(crate) fn new(mut io: S) -> io::Result<Evented<S>> {
         let reg = Registration::new(&mut io)?;
@@ -83,7 +85,7 @@ impl<S: Source> Evented<S> {
     }
 }
 
-impl<S: Source> Drop for Evented<S> {
+impl<S: Source + AsRawFd> Drop for Evented<S> {
     fn drop(&mut self) {
         if let Some(io) = self.io.as_mut() {
             // Nothing useful to do with an epoll_ctl failure while closing.
@@ -92,7 +94,7 @@ impl<S: Source> Drop for Evented<S> {
     }
 }
 
-impl<S: Source + std::fmt::Debug> std::fmt::Debug for Evented<S> {
+impl<S: Source + AsRawFd + std::fmt::Debug> std::fmt::Debug for Evented<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.io {
             Some(io) => io.fmt(f),

@@ -3,6 +3,8 @@
 use std::io;
 use std::sync::Arc;
 
+use crate::runtime::SpawnOptions;
+
 pub use crate::runtime::JoinHandle;
 pub use crate::task::{current, Coroutine};
 
@@ -19,9 +21,7 @@ pub use crate::task::{current, Coroutine};
 /// ```
 #[derive(Debug, Default, Clone)]
 pub struct Builder {
-    name: Option<Arc<str>>,
-    stack_size: Option<usize>,
-    pinned: bool,
+    opts: SpawnOptions,
 }
 
 impl Builder {
@@ -32,20 +32,62 @@ impl Builder {
 
     /// Names the coroutine (shown in stack-overflow reports and `tracing`).
     pub fn name(mut self, name: impl Into<String>) -> Builder {
-        self.name = Some(Arc::from(name.into()));
+        self.opts.name = Some(Arc::from(name.into()));
         self
     }
 
     /// Usable stack size in bytes (rounded up to pages, at least 16 KiB).
     pub fn stack_size(mut self, bytes: usize) -> Builder {
-        self.stack_size = Some(bytes);
+        self.opts.stack_size = Some(bytes);
         self
     }
 
-    /// Keeps the coroutine on the worker it starts on: it is never stolen,
-    /// so it may hold thread-affine state across blocking calls.
+    /// Runs the coroutine on the worker it is spawned from (or, spawned from
+    /// outside the runtime, on one chosen round-robin): it is never stolen,
+    /// not even before it starts. Every coroutine stays on the worker of its
+    /// first run anyway; pinning also fixes which worker that is.
     pub fn pinned(mut self, pinned: bool) -> Builder {
-        self.pinned = pinned;
+        self.opts.pinned = pinned;
+        self
+    }
+
+    /// Lets the coroutine resume on any worker after it has started, so an
+    /// idle worker can take it over from a busy one (the behaviour of
+    /// work-stealing runtimes that move started tasks, such as tokio's).
+    /// Ignored for a pinned coroutine.
+    ///
+    /// By default a started coroutine never changes threads, which is what
+    /// makes it sound for safe code to hold thread-affine values on its
+    /// stack. Without that guarantee it would not be:
+    ///
+    /// ```compile_fail,E0133
+    /// // Opting in needs `unsafe`: this does not compile.
+    /// let b = fibra_runtime::coroutine::Builder::new().migratable();
+    /// ```
+    ///
+    /// ```no_run
+    /// let b = fibra_runtime::coroutine::Builder::new();
+    /// // SAFETY: the body keeps only `Send` data on its stack while it waits.
+    /// let b = unsafe { b.migratable() };
+    /// let h = b.spawn(|| fibra_runtime::sleep(std::time::Duration::from_millis(1))).unwrap();
+    /// h.join().unwrap();
+    /// ```
+    ///
+    /// # Safety
+    ///
+    /// The caller promises that, at every point where the coroutine can
+    /// block (any call that may park it: I/O, sleep, locks, channels, join,
+    /// `yield_now`, `blocking`, pool checkout), its stack holds no value
+    /// whose soundness depends on staying on one thread: no `!Send` value
+    /// (an `Rc`, a `RefCell` borrow of a `thread_local!`, a
+    /// `std::sync::MutexGuard`, a raw pointer to thread-local data), and no
+    /// reference obtained from a `thread_local!` (`LocalKey::with` closures
+    /// that block included). The coroutine's closure and result are `Send`
+    /// as usual; `coroutine_local!` values are fine (they belong to the
+    /// coroutine, not to a thread). Code the coroutine calls, including other
+    /// crates', must keep the same promise.
+    pub unsafe fn migratable(mut self) -> Builder {
+        self.opts.migratable = true;
         self
     }
 
@@ -60,7 +102,7 @@ impl Builder {
         T: Send + 'static,
     {
         let rt = crate::runtime::current_shared();
-        crate::runtime::spawn_on(&rt, self.name, self.stack_size, self.pinned, f)
+        crate::runtime::spawn_on(&rt, self.opts, f)
     }
 
     /// Spawns on a given runtime.
@@ -72,6 +114,6 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        crate::runtime::spawn_on(&rt.shared, self.name, self.stack_size, self.pinned, f)
+        crate::runtime::spawn_on(&rt.shared, self.opts, f)
     }
 }

@@ -1,25 +1,36 @@
-//! The reactor: one mio `Poll` per runtime and the registration API that
-//! fibra-net builds its sockets on.
+//! The reactor's side of sockets: the registration API that fibra-net builds
+//! its sockets on.
 //!
-//! Sources are registered edge-triggered. Each keeps a readiness word (the
-//! ready bits plus a counter bumped on every event) and separate reader and
-//! writer waiter lists, so one coroutine can read while another writes.
+//! Each worker has its own mio `Poll` (see [`crate::scheduler`]). A source is
+//! registered lazily, edge-triggered, with the poll of the worker whose
+//! coroutine first has to wait on it: that is the coroutine's home, so its
+//! readiness wakes it with no cross-thread traffic, and a socket that never
+//! has to wait costs no `epoll_ctl` at all. (An accepted socket handed to a
+//! new coroutine is registered where that coroutine runs, not where it was
+//! accepted.) Registering after a `WouldBlock` loses nothing: `EPOLL_CTL_ADD`
+//! of a ready descriptor reports it at once.
+//!
+//! Each source keeps a readiness word (the ready bits plus a counter bumped
+//! on every event) and separate reader and writer waiter lists, so one
+//! coroutine can read while another writes, even from another worker.
 //! [`Registration::do_io`] is the single choke point every socket operation
 //! goes through: try the syscall, and on `WouldBlock` clear the readiness
 //! (only if no event arrived since it was read) and park until the next
 //! event, the deadline, or cancellation.
 
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use mio::event::Source;
+use mio::unix::SourceFd;
 use mio::{Interest, Token};
 use slab::Slab;
 
 use crate::scheduler::{self, Shared};
-use crate::task::{self, Unparker};
+use crate::task::{self, Unparker, NO_HOME};
 
 const READABLE: usize = 1;
 const WRITABLE: usize = 1 << 1;
@@ -81,7 +92,11 @@ pub(crate) struct IoSource {
     closed: AtomicBool,
     readers: Mutex<Waiters>,
     writers: Mutex<Waiters>,
-    gen: u32,
+    /// Whether `poll` is set (a lock-free fast path for `ensure_registered`).
+    registered: AtomicBool,
+    /// The worker whose poll the descriptor is registered with, and its
+    /// token there; `None` until the first wait.
+    poll: Mutex<Option<(usize, Token)>>,
 }
 
 impl IoSource {
@@ -133,11 +148,17 @@ impl IoSource {
     }
 }
 
-/// The sources of one runtime, by token.
+/// The sources registered with one worker's poll, by token (slab index plus
+/// a generation, so a stale event for a reused index is ignored).
 pub(crate) struct Sources {
-    slab: Mutex<(Slab<Arc<IoSource>>, u32)>,
+    /// Entries with the generation they were inserted with, and the last
+    /// generation handed out.
+    slab: Mutex<(Slab<Entry>, u32)>,
     count: AtomicUsize,
 }
+
+/// A slab entry: the generation in the entry's token, and the source.
+type Entry = (u32, Arc<IoSource>);
 
 impl Sources {
     pub(crate) fn new() -> Sources {
@@ -152,27 +173,19 @@ impl Sources {
         self.count.load(Ordering::Relaxed) == 0
     }
 
-    fn insert(&self) -> (Arc<IoSource>, Token) {
+    fn insert(&self, src: Arc<IoSource>) -> Token {
         let mut guard = self.slab.lock().unwrap_or_else(|e| e.into_inner());
         let (slab, gen) = &mut *guard;
         *gen = gen.wrapping_add(1);
-        let src = Arc::new(IoSource {
-            // Assume ready: the first operation goes straight to the syscall.
-            readiness: AtomicUsize::new(READABLE | WRITABLE),
-            closed: AtomicBool::new(false),
-            readers: Mutex::new(Waiters::default()),
-            writers: Mutex::new(Waiters::default()),
-            gen: *gen,
-        });
-        let index = slab.insert(src.clone());
+        let index = slab.insert((*gen, src));
         self.count.store(slab.len(), Ordering::Relaxed);
-        (src, token_of(index, *gen))
+        token_of(index, *gen)
     }
 
     fn remove(&self, token: Token) {
         let (index, gen) = split_token(token);
         let mut guard = self.slab.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.0.get(index).is_some_and(|s| s.gen == gen) {
+        if guard.0.get(index).is_some_and(|s| s.0 == gen) {
             guard.0.remove(index);
             self.count.store(guard.0.len(), Ordering::Relaxed);
         }
@@ -188,7 +201,7 @@ impl Sources {
                     continue;
                 }
                 let (index, gen) = split_token(ev.token());
-                let Some(src) = guard.0.get(index).filter(|s| s.gen == gen) else {
+                let Some((_, src)) = guard.0.get(index).filter(|s| s.0 == gen) else {
                     continue;
                 };
                 let mut bits = 0;
@@ -219,7 +232,7 @@ impl Sources {
     pub(crate) fn close_all(&self) {
         let all: Vec<_> = {
             let mut guard = self.slab.lock().unwrap_or_else(|e| e.into_inner());
-            let all = guard.0.drain().collect();
+            let all: Vec<_> = guard.0.drain().map(|(_, src)| src).collect();
             self.count.store(0, Ordering::Relaxed);
             all
         };
@@ -245,6 +258,9 @@ fn split_token(t: Token) -> (usize, u32) {
 /// call [`Registration::deregister`] before closing the file descriptor.
 /// Dropping it wakes any coroutine still waiting on it with an error.
 ///
+/// The descriptor joins a poll only when a coroutine (or thread) first has to
+/// wait on it, and then the poll of that coroutine's worker (module docs).
+///
 /// Readiness is a hint that only `WouldBlock` clears: a new registration
 /// starts out readable and writable, so the first operation goes straight to
 /// the syscall. `wait_readable`/`wait_writable` on a fresh registration
@@ -253,34 +269,68 @@ fn split_token(t: Token) -> (usize, u32) {
 pub struct Registration {
     rt: Arc<Shared>,
     src: Arc<IoSource>,
-    token: Token,
+    fd: RawFd,
+    interest: Interest,
 }
 
 impl Registration {
-    /// Registers `source` (already non-blocking) for reads and writes with
-    /// the current runtime (or the global one on a plain thread).
+    /// Prepares `source` (already non-blocking) for reads and writes on the
+    /// current runtime (or the global one on a plain thread).
     ///
     /// # Errors
-    /// Whatever `epoll_ctl` reports.
-    pub fn new<S: Source + ?Sized>(source: &mut S) -> io::Result<Registration> {
+    /// None today; the `Result` leaves room for a reactor that registers
+    /// eagerly. A descriptor epoll refuses (a regular file) fails at its
+    /// first wait instead.
+    pub fn new<S: Source + AsRawFd + ?Sized>(source: &mut S) -> io::Result<Registration> {
         Self::with_interest(source, Interest::READABLE | Interest::WRITABLE)
     }
 
     /// Like [`Registration::new`] with a chosen interest.
     ///
     /// # Errors
-    /// Whatever `epoll_ctl` reports.
-    pub fn with_interest<S: Source + ?Sized>(
+    /// As [`Registration::new`].
+    pub fn with_interest<S: Source + AsRawFd + ?Sized>(
         source: &mut S,
         interest: Interest,
     ) -> io::Result<Registration> {
-        let rt = scheduler::current_or_global();
-        let (src, token) = rt.sources.insert();
-        if let Err(e) = rt.registry.register(source, token, interest) {
-            rt.sources.remove(token);
+        let src = Arc::new(IoSource {
+            // Assume ready: the first operation goes straight to the syscall.
+            readiness: AtomicUsize::new(READABLE | WRITABLE),
+            closed: AtomicBool::new(false),
+            readers: Mutex::new(Waiters::default()),
+            writers: Mutex::new(Waiters::default()),
+            registered: AtomicBool::new(false),
+            poll: Mutex::new(None),
+        });
+        Ok(Registration {
+            rt: scheduler::current_or_global(),
+            src,
+            fd: source.as_raw_fd(),
+            interest,
+        })
+    }
+
+    /// Registers the descriptor with the poll of the worker serving the
+    /// caller, unless it is registered already (or closed).
+    fn ensure_registered(&self) -> io::Result<()> {
+        if self.src.registered.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut poll = self.src.poll.lock().unwrap_or_else(|e| e.into_inner());
+        if poll.is_some() || self.src.closed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let home = task::current_task().map_or(NO_HOME, |t| t.home());
+        let worker = self.rt.reactor_for(home);
+        let (registry, sources) = self.rt.reactor(worker);
+        let token = sources.insert(self.src.clone());
+        if let Err(e) = registry.register(&mut SourceFd(&self.fd), token, self.interest) {
+            sources.remove(token);
             return Err(e);
         }
-        Ok(Registration { rt, src, token })
+        *poll = Some((worker, token));
+        self.src.registered.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// Runs `op` until it does not return `WouldBlock`, parking between
@@ -409,11 +459,12 @@ impl Registration {
             .unwrap_or_else(|e| e.into_inner())
             .push(me.clone());
         // An event that landed between our readiness check and the push
-        // would have found an empty list: look again before parking.
-        let r = if self.src.readiness.load(Ordering::Acquire) & dir.mask() != 0 {
-            Ok(())
-        } else {
-            task::park_deadline(deadline)
+        // would have found an empty list: look again before parking. A
+        // registration made here reports a ready descriptor at once.
+        let r = match self.ensure_registered() {
+            Err(e) => Err(e),
+            Ok(()) if self.src.readiness.load(Ordering::Acquire) & dir.mask() != 0 => Ok(()),
+            Ok(()) => task::park_deadline(deadline),
         };
         list.lock().unwrap_or_else(|e| e.into_inner()).remove(&me);
         r?;
@@ -425,17 +476,36 @@ impl Registration {
     ///
     /// # Errors
     /// Whatever `epoll_ctl` reports.
-    pub fn deregister<S: Source + ?Sized>(&self, source: &mut S) -> io::Result<()> {
-        let r = self.rt.registry.deregister(source);
-        self.close();
+    pub fn deregister<S: Source + AsRawFd + ?Sized>(&self, source: &mut S) -> io::Result<()> {
+        debug_assert_eq!(source.as_raw_fd(), self.fd, "deregister of another source");
+        let mut poll = self.src.poll.lock().unwrap_or_else(|e| e.into_inner());
+        // Registered through its descriptor (`ensure_registered`), so
+        // deregistered the same way: mio's own sources track which registry
+        // they joined and would refuse.
+        let r = match *poll {
+            Some((worker, _)) => self
+                .rt
+                .reactor(worker)
+                .0
+                .deregister(&mut SourceFd(&self.fd)),
+            None => Ok(()),
+        };
+        self.close_locked(&mut poll);
         r
     }
 
-    fn close(&self) {
+    fn close_locked(&self, poll: &mut Option<(usize, Token)>) {
         if !self.src.closed.swap(true, Ordering::AcqRel) {
-            self.rt.sources.remove(self.token);
+            if let Some((worker, token)) = poll.take() {
+                self.rt.reactor(worker).1.remove(token);
+            }
             self.src.set_ready(READY_MASK);
         }
+    }
+
+    fn close(&self) {
+        let mut poll = self.src.poll.lock().unwrap_or_else(|e| e.into_inner());
+        self.close_locked(&mut poll);
     }
 }
 
@@ -448,7 +518,11 @@ impl Drop for Registration {
 impl std::fmt::Debug for Registration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registration")
-            .field("token", &self.token.0)
+            .field("fd", &self.fd)
+            .field(
+                "poll",
+                &*self.src.poll.lock().unwrap_or_else(|e| e.into_inner()),
+            )
             .finish()
     }
 }

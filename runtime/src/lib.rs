@@ -41,6 +41,7 @@ pub mod coroutine;
 pub mod io;
 mod local;
 mod park;
+mod parking;
 pub mod pool;
 pub mod runtime;
 mod scheduler;

@@ -65,7 +65,9 @@ impl Builder {
 
     /// Turns work stealing off for the whole runtime: each worker runs its own
     /// scheduler and every coroutine stays on the worker it was spawned on
-    /// (spawns from outside are spread round-robin).
+    /// (spawns from outside are spread round-robin). Without it, idle
+    /// workers steal coroutines that have not started yet; a started
+    /// coroutine stays on its worker either way.
     pub fn pinned(mut self, pinned: bool) -> Builder {
         self.pinned = pinned;
         self
@@ -91,13 +93,13 @@ impl Builder {
             pinned: self.pinned,
             thread_name: self.thread_name,
         };
-        let (shared, deques) = Shared::new(config)?;
+        let (shared, parts) = Shared::new(config)?;
         let mut threads = Vec::with_capacity(workers);
-        for (i, deque) in deques.into_iter().enumerate() {
+        for (i, part) in parts.into_iter().enumerate() {
             let sh = shared.clone();
             let t = thread::Builder::new()
                 .name(format!("{}-{i}", shared.config.thread_name))
-                .spawn(move || sh.run_worker(i, deque));
+                .spawn(move || sh.run_worker(i, part));
             match t {
                 Ok(t) => threads.push(t),
                 Err(e) => {
@@ -134,7 +136,7 @@ impl Runtime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        spawn_on(&self.shared, None, None, false, f).expect("fibra: cannot spawn coroutine")
+        spawn_on(&self.shared, SpawnOptions::default(), f).expect("fibra: cannot spawn coroutine")
     }
 
     /// Runs `f` as a coroutine on this runtime and blocks the calling thread
@@ -230,11 +232,19 @@ where
         .expect("fibra: cannot spawn coroutine")
 }
 
+/// What `coroutine::Builder` passes to [`spawn_on`].
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SpawnOptions {
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) pinned: bool,
+    /// Set only through the `unsafe` `Builder::migratable`.
+    pub(crate) migratable: bool,
+}
+
 pub(crate) fn spawn_on<F, T>(
     rt: &Arc<Shared>,
-    name: Option<Arc<str>>,
-    stack_size: Option<usize>,
-    pinned: bool,
+    opts: SpawnOptions,
     f: F,
 ) -> io::Result<JoinHandle<T>>
 where
@@ -272,7 +282,13 @@ where
         }
         p.complete(r);
     };
-    let task = rt.spawn(name, stack_size, pinned, body)?;
+    let task = rt.spawn(
+        opts.name,
+        opts.stack_size,
+        opts.pinned,
+        opts.migratable,
+        body,
+    )?;
     Ok(JoinHandle { packet, task })
 }
 

@@ -1,41 +1,61 @@
-//! The work-stealing scheduler and the reactor/timer driver.
+//! The scheduler: workers with their own run queues, reactor and timers.
 //!
-//! Each worker thread owns a FIFO deque (stealable), a private queue for
-//! pinned coroutines, and a LIFO slot. A coroutine woken on a worker goes to
-//! that worker's LIFO slot, so a message hand-off runs the receiver next on
-//! the same core; at most [`LIFO_STREAK`] LIFO runs happen in a row before the
-//! queues get a turn. Every [`MAINTENANCE_TICK`] runs a worker looks at the
-//! global injector first and polls the reactor without blocking, so I/O and
-//! timers progress while all workers are busy.
+//! **Thread affinity.** A coroutine may be stolen by another worker only
+//! before its first run: its closure is `Send` and nothing of it is on a
+//! stack yet. The worker that first resumes it becomes its *home* for life
+//! (`Task::home`), and every later wake-up queues it there. So safe code in a
+//! coroutine never observes a change of thread, and a `thread_local!` borrow,
+//! an `Rc` or a std `MutexGuard` held across a blocking call is at worst a
+//! logic error on one thread, never undefined behaviour. `run_task` asserts
+//! the rule before every resume. The only way out is the `unsafe`
+//! [`crate::coroutine::Builder::migratable`], whose caller promises that the
+//! coroutine holds nothing thread-affine across a blocking call.
 //!
-//! Idle workers search (steal) for a short while, then one of them becomes
-//! the driver: it blocks in `epoll_wait` with the nearest timer as timeout.
-//! The others sleep on their own condvar. A sleeping worker is woken only
-//! when work is queued behind a busy worker and nobody is already searching
-//! (a futex wake costs a hundred times a hand-off on these machines);
-//! the driver is woken through a mio `Waker`.
+//! **Queues.** Each worker owns a FIFO deque that holds only *unstarted* (or
+//! migratable) coroutines, which idle workers may steal; a private queue of
+//! its started coroutines, which nobody else touches; a LIFO slot, so a
+//! message hand-off runs the receiver next on the same core (at most
+//! [`LIFO_STREAK`] times in a row while other work waits); and an inbox
+//! where other threads queue its coroutines when they wake them. Spawns from
+//! outside any worker go to a global injector.
+//!
+//! **Reactor and timers, one per worker.** Each worker has its own mio
+//! `Poll` and timer wheel. A socket is registered lazily with the poll of
+//! the worker whose coroutine first waits on it (see [`crate::io`]), and a
+//! timer goes into the wheel of the worker that arms it: both are, almost
+//! always, the home of the coroutine that waits, so readiness and expiry
+//! wake it on its own worker with no cross-thread traffic. A socket shared
+//! by coroutines on two workers still works: its readiness is dispatched on
+//! the worker it is registered with, and the other coroutine is queued to its
+//! home's inbox.
+//!
+//! **Idle workers** spin briefly (only while another worker runs coroutines
+//! that may hand them work), then block in their own poll with the next
+//! timer as timeout. A thread that queues work for a parked worker writes
+//! that worker's waker ([`crate::parking`] holds the hand-off); a futex-priced
+//! wake-up is paid only when the target is really asleep. Stealable work
+//! wakes one parked worker, and only when nobody is already searching.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::rc::Rc;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
 use crate::io::{Sources, WAKER_TOKEN};
+use crate::parking::Parking;
 use crate::sys::coroutine::{Coroutine, Suspend};
 use crate::sys::stack::{self, StackCache};
-use crate::task::{Task, TaskRef, Unparker};
+use crate::task::{Task, TaskRef, Unparker, NO_HOME};
 use crate::time::{Key, Wheel};
 
 const LIFO_STREAK: u32 = 3;
 const MAINTENANCE_TICK: u32 = 61;
 const SPIN_ROUNDS: u32 = 32;
-/// A sleeping worker checks whether the reactor is unattended this often.
-const SLEEP_CHECK: Duration = Duration::from_millis(10);
 const STACK_CACHE: usize = 64;
 
 /// Runtime settings, fixed at build time.
@@ -47,37 +67,42 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
 }
 
-struct Sleeper {
-    woken: Mutex<bool>,
-    cv: Condvar,
+/// The part of a worker other threads may touch.
+pub(crate) struct WorkerShared {
+    stealer: Stealer<TaskRef>,
+    /// Coroutines homed here, woken by other threads.
+    inbox: Injector<TaskRef>,
+    parking: Parking,
+    /// Tick at which the worker's current poll times out (u64::MAX: none).
+    poll_due: AtomicU64,
+    waker: mio::Waker,
+    registry: mio::Registry,
+    sources: Sources,
+    timers: Mutex<Wheel>,
 }
 
-struct Driver {
-    poll: mio::Poll,
-    events: mio::Events,
+impl WorkerShared {
+    /// Wakes the worker if it is parked in its poll.
+    fn notify(&self) -> bool {
+        if self.parking.claim() {
+            let _ = self.waker.wake();
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// State shared by the workers of one runtime.
 pub(crate) struct Shared {
     pub(crate) config: Config,
+    /// Unstarted coroutines spawned from outside the runtime's workers.
     injector: Injector<TaskRef>,
-    stealers: Vec<Stealer<TaskRef>>,
-    inboxes: Vec<Injector<TaskRef>>,
-    sleepers: Vec<Sleeper>,
-    idle: Mutex<Vec<usize>>,
-    num_sleeping: AtomicUsize,
+    workers: Box<[WorkerShared]>,
     num_searching: AtomicUsize,
-    /// Workers inside `idle` (searching, driving the reactor or asleep):
-    /// `workers - num_idle` are running coroutines and may queue work.
+    /// Workers inside `idle` (searching or parked): `workers - num_idle`
+    /// are running coroutines and may queue work.
     num_idle: AtomicUsize,
-    driver: Mutex<Driver>,
-    driver_polling: AtomicBool,
-    /// Tick the driver's current poll wakes at (u64::MAX: none).
-    driver_due: AtomicU64,
-    pub(crate) registry: mio::Registry,
-    waker: mio::Waker,
-    pub(crate) sources: Sources,
-    timers: Mutex<Wheel>,
     pub(crate) shutdown: AtomicBool,
     next_home: AtomicUsize,
     pub(crate) live: AtomicUsize,
@@ -95,6 +120,14 @@ struct Local {
     stacks: RefCell<StackCache>,
     fired: RefCell<Vec<Unparker>>,
     rng: Cell<u64>,
+    poll: RefCell<mio::Poll>,
+    events: RefCell<mio::Events>,
+}
+
+/// What a worker thread needs to start: its deque and its poll.
+pub(crate) struct WorkerParts {
+    deque: Worker<TaskRef>,
+    poll: mio::Poll,
 }
 
 thread_local! {
@@ -112,70 +145,77 @@ pub(crate) fn current_shared() -> Option<Arc<Shared>> {
     LOCAL.with(|l| l.borrow().as_ref().map(|l| l.shared.clone()))
 }
 
+/// The index of the calling thread among `rt`'s workers, if it is one.
+pub(crate) fn current_worker(rt: &Arc<Shared>) -> Option<usize> {
+    LOCAL.with(|l| {
+        l.borrow()
+            .as_ref()
+            .filter(|l| Arc::ptr_eq(&l.shared, rt))
+            .map(|l| l.index)
+    })
+}
+
 /// The calling worker's runtime, or the global runtime.
 pub(crate) fn current_or_global() -> Arc<Shared> {
     current_shared().unwrap_or_else(|| crate::runtime::global().shared.clone())
 }
 
-/// Makes an unparked coroutine runnable.
+/// Makes an unparked coroutine runnable, on its home worker if it has one.
 pub(crate) fn schedule(task: TaskRef) {
+    let home = task.home();
     if let Some(l) = local() {
-        if Arc::ptr_eq(&l.shared, &task.rt) && task.pinned.is_none_or(|h| h == l.index) {
+        if Arc::ptr_eq(&l.shared, &task.rt) && (home == NO_HOME || home == l.index) {
             l.push_lifo(task);
             return;
         }
     }
     let rt = task.rt.clone();
-    rt.push_remote(task);
+    rt.push_remote(task, home);
 }
 
 impl Shared {
-    /// Builds the shared state and the workers' deques.
-    pub(crate) fn new(config: Config) -> io::Result<(Arc<Shared>, Vec<Worker<TaskRef>>)> {
+    /// Builds the shared state and each worker's deque and poll.
+    pub(crate) fn new(config: Config) -> io::Result<(Arc<Shared>, Vec<WorkerParts>)> {
         let n = config.workers;
-        let deques: Vec<Worker<TaskRef>> = (0..n).map(|_| Worker::new_fifo()).collect();
-        let poll = mio::Poll::new()?;
-        let registry = poll.registry().try_clone()?;
-        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
+        let mut parts = Vec::with_capacity(n);
+        let mut workers = Vec::with_capacity(n);
+        for _ in 0..n {
+            let deque = Worker::new_fifo();
+            let poll = mio::Poll::new()?;
+            let registry = poll.registry().try_clone()?;
+            let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
+            workers.push(WorkerShared {
+                stealer: deque.stealer(),
+                inbox: Injector::new(),
+                parking: Parking::new(),
+                poll_due: AtomicU64::new(u64::MAX),
+                waker,
+                registry,
+                sources: Sources::new(),
+                timers: Mutex::new(Wheel::new(Instant::now())),
+            });
+            parts.push(WorkerParts { deque, poll });
+        }
         let shared = Arc::new(Shared {
-            stealers: deques.iter().map(Worker::stealer).collect(),
-            inboxes: (0..n).map(|_| Injector::new()).collect(),
-            sleepers: (0..n)
-                .map(|_| Sleeper {
-                    woken: Mutex::new(false),
-                    cv: Condvar::new(),
-                })
-                .collect(),
             config,
             injector: Injector::new(),
-            idle: Mutex::new(Vec::with_capacity(n)),
-            num_sleeping: AtomicUsize::new(0),
+            workers: workers.into_boxed_slice(),
             num_searching: AtomicUsize::new(0),
             num_idle: AtomicUsize::new(0),
-            driver: Mutex::new(Driver {
-                poll,
-                events: mio::Events::with_capacity(1024),
-            }),
-            driver_polling: AtomicBool::new(false),
-            driver_due: AtomicU64::new(u64::MAX),
-            registry,
-            waker,
-            sources: Sources::new(),
-            timers: Mutex::new(Wheel::new(Instant::now())),
             shutdown: AtomicBool::new(false),
             next_home: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
         });
-        Ok((shared, deques))
+        Ok((shared, parts))
     }
 
     /// Runs worker `index` on the calling thread until shutdown.
-    pub(crate) fn run_worker(self: Arc<Shared>, index: usize, deque: Worker<TaskRef>) {
+    pub(crate) fn run_worker(self: Arc<Shared>, index: usize, parts: WorkerParts) {
         crate::sys::overflow::install_on_this_thread();
         let local = Rc::new(Local {
             index,
             shared: self,
-            deque,
+            deque: parts.deque,
             private: RefCell::new(VecDeque::new()),
             lifo: Cell::new(None),
             lifo_streak: Cell::new(0),
@@ -183,10 +223,34 @@ impl Shared {
             stacks: RefCell::new(StackCache::new(STACK_CACHE)),
             fired: RefCell::new(Vec::new()),
             rng: Cell::new(0x2545_F491_4F6C_DD1D ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9)),
+            poll: RefCell::new(parts.poll),
+            events: RefCell::new(mio::Events::with_capacity(1024)),
         });
         LOCAL.with(|l| *l.borrow_mut() = Some(local.clone()));
         local.run();
         LOCAL.with(|l| l.borrow_mut().take());
+    }
+
+    /// A worker to give work that belongs to no worker in particular (a
+    /// socket first waited on, or a timer armed, by a plain thread).
+    fn any_worker(&self) -> usize {
+        self.next_home.fetch_add(1, Ordering::Relaxed) % self.config.workers
+    }
+
+    /// The worker whose reactor and wheel serve the caller: the calling
+    /// worker, else `hint` (a coroutine's home), else any.
+    pub(crate) fn reactor_for(self: &Arc<Shared>, hint: usize) -> usize {
+        match current_worker(self) {
+            Some(i) => i,
+            None if hint != NO_HOME => hint,
+            None => self.any_worker(),
+        }
+    }
+
+    /// Worker `i`'s registry and source table (see [`crate::io`]).
+    pub(crate) fn reactor(&self, i: usize) -> (&mio::Registry, &Sources) {
+        let w = &self.workers[i];
+        (&w.registry, &w.sources)
     }
 
     /// Creates a coroutine and queues it.
@@ -195,6 +259,7 @@ impl Shared {
         name: Option<Arc<str>>,
         stack_size: Option<usize>,
         pinned: bool,
+        migratable: bool,
         body: impl FnOnce() + Send + 'static,
     ) -> io::Result<TaskRef> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -204,113 +269,102 @@ impl Shared {
             Some(l) => l.stacks.borrow_mut().get(size)?,
             None => stack::get_global(size)?,
         };
-        let home = (pinned || self.config.pinned).then(|| match &here {
-            Some(l) => l.index,
-            None => self.next_home.fetch_add(1, Ordering::Relaxed) % self.config.workers,
-        });
+        let pinned = pinned || self.config.pinned;
+        let home = if pinned {
+            match &here {
+                Some(l) => l.index,
+                None => self.any_worker(),
+            }
+        } else {
+            NO_HOME
+        };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let coro = Coroutine::new(stack, id, name.clone(), body);
-        let task = Arc::new(Task {
+        let task = Arc::new(Task::new(
             id,
             name,
-            slot: crate::sys::coroutine::Slot::new(coro),
-            rt: self.clone(),
-            pinned: home,
-            canceled: AtomicBool::new(false),
-            scope_deadline: AtomicU64::new(u64::MAX),
-            shield_depth: std::sync::atomic::AtomicU32::new(0),
-            stack_size: size,
-            locals: Mutex::new(Default::default()),
-        });
+            crate::sys::coroutine::Slot::new(coro),
+            self.clone(),
+            home,
+            pinned,
+            migratable && !pinned,
+            size,
+        ));
         self.live.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(id, name = task.name.as_deref(), stack = size, "spawn");
         match here {
-            Some(l) if home.is_none_or(|h| h == l.index) => l.push_lifo(task.clone()),
-            _ => self.push_remote(task.clone()),
+            Some(l) if home == NO_HOME || home == l.index => l.push_lifo(task.clone()),
+            _ => self.push_remote(task.clone(), home),
         }
         Ok(task)
     }
 
     /// Queues a task from outside its worker (another thread or runtime).
-    fn push_remote(&self, task: TaskRef) {
-        match task.pinned {
-            Some(h) => {
-                self.inboxes[h].push(task);
-                self.wake_worker(h);
-            }
-            None => {
-                self.injector.push(task);
-                self.notify_work();
-            }
+    fn push_remote(&self, task: TaskRef, home: usize) {
+        if home == NO_HOME {
+            self.injector.push(task);
+            self.notify_work(None);
+        } else {
+            let w = &self.workers[home];
+            w.inbox.push(task);
+            w.notify();
         }
     }
 
     /// Someone queued stealable work: make sure a worker will look at it.
-    fn notify_work(&self) {
+    /// `me` is the calling worker, which needs no waking.
+    fn notify_work(&self, me: Option<usize>) {
         fence(Ordering::SeqCst);
         if self.num_searching.load(Ordering::SeqCst) > 0 {
             return;
         }
-        if self.num_sleeping.load(Ordering::SeqCst) > 0 {
-            let idx = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            if let Some(i) = idx {
-                self.num_sleeping.fetch_sub(1, Ordering::SeqCst);
-                self.sleepers[i].wake();
+        let n = self.workers.len();
+        let start = me.map_or(0, |i| i + 1);
+        for k in 0..n {
+            let i = (start + k) % n;
+            if Some(i) != me && self.workers[i].parking.is_parked() && self.workers[i].notify() {
                 return;
             }
         }
-        if self.driver_polling.load(Ordering::SeqCst) {
-            let _ = self.waker.wake();
-        }
     }
 
-    /// Wakes one specific worker (its inbox has a pinned coroutine).
-    fn wake_worker(&self, h: usize) {
-        fence(Ordering::SeqCst);
-        let removed = {
-            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-            match idle.iter().position(|&i| i == h) {
-                Some(pos) => {
-                    idle.swap_remove(pos);
-                    true
-                }
-                None => false,
-            }
-        };
-        if removed {
-            self.num_sleeping.fetch_sub(1, Ordering::SeqCst);
-            self.sleepers[h].wake();
-        } else if self.driver_polling.load(Ordering::SeqCst) {
-            let _ = self.waker.wake();
-        }
-    }
-
-    /// Wakes everything (shutdown).
+    /// Wakes every worker (shutdown).
     pub(crate) fn wake_all(&self) {
-        let all: Vec<usize> =
-            std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
-        for i in all {
-            self.num_sleeping.fetch_sub(1, Ordering::SeqCst);
-            self.sleepers[i].wake();
+        for w in self.workers.iter() {
+            let _ = w.waker.wake();
         }
-        let _ = self.waker.wake();
     }
 
-    pub(crate) fn add_timer(&self, deadline: Instant, unparker: Unparker) -> Option<Key> {
+    /// Arms a timer in the wheel of the worker that serves the caller.
+    pub(crate) fn add_timer(
+        self: &Arc<Shared>,
+        deadline: Instant,
+        unparker: Unparker,
+    ) -> Option<(usize, Key)> {
+        let hint = unparker.task().map_or(NO_HOME, |t| t.home());
+        let here = current_worker(self);
+        let wi = match here {
+            Some(i) => i,
+            None => self.reactor_for(hint),
+        };
+        let w = &self.workers[wi];
         let (res, tick) = {
-            let mut w = self.timers.lock().unwrap_or_else(|e| e.into_inner());
-            let tick = w.tick_ceil(deadline);
-            (w.insert(tick, unparker), tick)
+            let mut wheel = w.timers.lock().unwrap_or_else(|e| e.into_inner());
+            let tick = wheel.tick_ceil(deadline);
+            (wheel.insert(tick, unparker), tick)
         };
         match res {
             Ok(key) => {
-                fence(Ordering::SeqCst);
-                if self.driver_polling.load(Ordering::SeqCst)
-                    && tick < self.driver_due.load(Ordering::SeqCst)
-                {
-                    let _ = self.waker.wake();
+                // The calling worker is running, not polling: it computes its
+                // timeout afresh before it next blocks. Another worker may be
+                // blocked with a later timeout: wake it to re-arm.
+                if here != Some(wi) {
+                    fence(Ordering::SeqCst);
+                    if w.parking.is_parked() && tick < w.poll_due.load(Ordering::SeqCst) {
+                        let _ = w.waker.wake();
+                    }
                 }
-                Some(key)
+                Some((wi, key))
             }
             Err(unparker) => {
                 unparker.unpark();
@@ -319,8 +373,9 @@ impl Shared {
         }
     }
 
-    pub(crate) fn cancel_timer(&self, key: Key) -> bool {
-        self.timers
+    pub(crate) fn cancel_timer(&self, worker: usize, key: Key) -> bool {
+        self.workers[worker]
+            .timers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .cancel(key)
@@ -328,31 +383,19 @@ impl Shared {
 
     fn has_stealable_work(&self) -> bool {
         !self.injector.is_empty()
-            || (!self.config.pinned && self.stealers.iter().any(|s| !s.is_empty()))
+            || (!self.config.pinned && self.workers.iter().any(|w| !w.stealer.is_empty()))
     }
 
     /// Drops every queued coroutine and timer (runtime shutdown), breaking
     /// the task → runtime reference cycle.
     pub(crate) fn drain(&self) {
         while !matches!(self.injector.steal(), Steal::Empty) {}
-        for inbox in &self.inboxes {
-            while !matches!(inbox.steal(), Steal::Empty) {}
+        for w in self.workers.iter() {
+            while !matches!(w.inbox.steal(), Steal::Empty) {}
+            while !matches!(w.stealer.steal(), Steal::Empty) {}
+            w.timers.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            w.sources.close_all();
         }
-        for s in &self.stealers {
-            while !matches!(s.steal(), Steal::Empty) {}
-        }
-        self.timers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-        self.sources.close_all();
-    }
-}
-
-impl Sleeper {
-    fn wake(&self) {
-        *self.woken.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.cv.notify_one();
     }
 }
 
@@ -377,19 +420,24 @@ impl Local {
         while self.deque.pop().is_some() {}
     }
 
+    fn me(&self) -> &WorkerShared {
+        &self.shared.workers[self.index]
+    }
+
     fn push_lifo(&self, task: TaskRef) {
         if let Some(prev) = self.lifo.replace(Some(task)) {
             self.push_back(prev);
         }
     }
 
-    /// Appends to the back of this worker's queues (private if pinned).
+    /// Appends to the back of this worker's queues: the private queue for a
+    /// coroutine that lives here, the stealable deque otherwise.
     fn push_back(&self, task: TaskRef) {
-        if task.pinned.is_some() {
-            self.private.borrow_mut().push_back(task);
-        } else {
+        if task.home() == NO_HOME {
             self.deque.push(task);
-            self.shared.notify_work();
+            self.shared.notify_work(Some(self.index));
+        } else {
+            self.private.borrow_mut().push_back(task);
         }
     }
 
@@ -415,10 +463,10 @@ impl Local {
             }
             // Fairness: the LIFO task goes behind what is queued. This
             // worker pops next, so no other worker needs waking for it.
-            if t.pinned.is_some() {
-                self.private.borrow_mut().push_back(t);
-            } else {
+            if t.home() == NO_HOME {
                 self.deque.push(t);
+            } else {
+                self.private.borrow_mut().push_back(t);
             }
         }
         self.lifo_streak.set(0);
@@ -431,9 +479,10 @@ impl Local {
         self.pop_global()
     }
 
+    /// This worker's inbox, then the global injector.
     fn pop_global(&self) -> Option<TaskRef> {
         let sh = &self.shared;
-        let inbox = &sh.inboxes[self.index];
+        let inbox = &self.me().inbox;
         if !inbox.is_empty() {
             if let Some(t) = steal_one(|| inbox.steal()) {
                 return Some(t);
@@ -449,7 +498,9 @@ impl Local {
         }
     }
 
-    /// Looks everywhere except the local queues.
+    /// Looks everywhere except the local queues. Other workers' deques hold
+    /// only coroutines that have not started, so stealing never moves a
+    /// started coroutine.
     fn find_remote(&self) -> Option<TaskRef> {
         if let Some(t) = self.pop_global() {
             return Some(t);
@@ -458,14 +509,15 @@ impl Local {
         if sh.config.pinned {
             return None;
         }
-        let n = sh.stealers.len();
+        let n = sh.workers.len();
         let start = (self.next_rand() as usize) % n;
         for k in 0..n {
             let i = (start + k) % n;
             if i == self.index {
                 continue;
             }
-            if let Some(t) = steal_one(|| sh.stealers[i].steal_batch_and_pop(&self.deque)) {
+            let stealer = &sh.workers[i].stealer;
+            if let Some(t) = steal_one(|| stealer.steal_batch_and_pop(&self.deque)) {
                 return Some(t);
             }
         }
@@ -480,12 +532,12 @@ impl Local {
     fn nothing_else_queued(&self) -> bool {
         self.deque.is_empty()
             && self.private.borrow().is_empty()
-            && self.shared.inboxes[self.index].is_empty()
+            && self.me().inbox.is_empty()
             && self.shared.injector.is_empty()
     }
 
     fn has_work(&self) -> bool {
-        !self.shared.inboxes[self.index].is_empty() || self.shared.has_stealable_work()
+        !self.me().inbox.is_empty() || self.shared.has_stealable_work()
     }
 
     fn next_rand(&self) -> u64 {
@@ -499,6 +551,22 @@ impl Local {
 
     fn run_task(&self, task: TaskRef) {
         let mut run = task.slot.begin();
+        // Thread affinity (module docs): the first run makes this worker the
+        // coroutine's home; any later run must happen here. A scheduler bug
+        // that broke the rule would let safe code see a `!Send` value change
+        // threads, so this is a hard check, not a debug one.
+        let home = task.home();
+        if home == NO_HOME {
+            if !task.migratable {
+                task.set_home(self.index);
+            }
+        } else {
+            assert_eq!(
+                home, self.index,
+                "fibra: coroutine {} would resume on worker {} but lives on worker {}",
+                task.id, self.index, home
+            );
+        }
         let entered = crate::sys::current::enter(&task);
         let stack = loop {
             match run.resume() {
@@ -523,24 +591,24 @@ impl Local {
         }
     }
 
-    /// Non-blocking reactor poll and timer processing, if nobody drives.
+    /// Non-blocking poll and timer processing while coroutines keep this
+    /// worker busy.
     fn maintenance(&self) {
-        if self.shared.sources.is_empty() {
+        if self.me().sources.is_empty() {
             self.fire_timers();
-        } else if let Ok(mut driver) = self.shared.driver.try_lock() {
-            self.turn(&mut driver, Some(Duration::ZERO));
+        } else {
+            self.turn(Some(Duration::ZERO));
         }
     }
 
-    /// No local work: search, then drive the reactor or sleep.
+    /// No local work: search, then block in this worker's poll.
     fn idle(&self) -> Option<TaskRef> {
         let sh = &self.shared;
         // Spinning pays only while another worker runs coroutines that may
         // hand this one work (a channel send, an unpark, a spawn). With every
         // other worker idle, work can come only from the reactor, a timer or
-        // another thread, all of which wake the driver or a sleeper: spinning
-        // then only takes CPU from the processes this one talks to (with
-        // one PostgreSQL client, two thirds of its CPU went to this loop).
+        // another thread, all of which write this worker's waker: spinning
+        // then only takes CPU from the processes this one talks to.
         let searching = sh.num_searching.load(Ordering::SeqCst);
         if 2 * searching < sh.config.workers && self.others_running() {
             sh.num_searching.fetch_add(1, Ordering::SeqCst);
@@ -563,67 +631,68 @@ impl Local {
                 // The last searcher to find work hands the search on, so that
                 // a burst of work spreads over the idle workers.
                 if was_last && sh.has_stealable_work() {
-                    sh.notify_work();
+                    sh.notify_work(Some(self.index));
                 }
                 return found;
             }
         }
-        if let Ok(mut driver) = sh.driver.try_lock() {
-            self.drive(&mut driver);
-            return None;
-        }
-        self.sleep();
+        self.park();
         None
     }
 
-    /// Blocks in the reactor until an event, the next timer, or a wake-up.
-    fn drive(&self, driver: &mut Driver) {
+    /// Blocks in this worker's poll until an event, its next timer, or a
+    /// waker write (work queued for it, or shutdown).
+    fn park(&self) {
         let sh = &self.shared;
-        let due = sh
+        let me = self.me();
+        me.parking.announce();
+        let due = me
             .timers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .next_due();
-        sh.driver_due
-            .store(due.unwrap_or(u64::MAX), Ordering::SeqCst);
-        sh.driver_polling.store(true, Ordering::SeqCst);
+        me.poll_due.store(due.unwrap_or(u64::MAX), Ordering::SeqCst);
         fence(Ordering::SeqCst);
         if self.has_work() || sh.shutdown.load(Ordering::SeqCst) {
-            sh.driver_polling.store(false, Ordering::SeqCst);
+            me.parking.withdraw();
+            me.poll_due.store(u64::MAX, Ordering::SeqCst);
             return;
         }
         let timeout = due.map(|tick| {
-            let at = sh
+            let at = me
                 .timers
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .instant_of(tick);
             at.saturating_duration_since(Instant::now())
         });
-        self.turn(driver, timeout);
-        sh.driver_polling.store(false, Ordering::SeqCst);
-        sh.driver_due.store(u64::MAX, Ordering::SeqCst);
+        self.turn(timeout);
+        me.parking.withdraw();
+        me.poll_due.store(u64::MAX, Ordering::SeqCst);
     }
 
-    /// One reactor poll plus timer processing; wakes what became ready.
-    fn turn(&self, driver: &mut Driver, timeout: Option<Duration>) {
-        let sh = &self.shared;
-        let Driver { poll, events } = driver;
-        match poll.poll(events, timeout) {
+    /// One poll plus timer processing; wakes what became ready.
+    fn turn(&self, timeout: Option<Duration>) {
+        let mut poll = self.poll.borrow_mut();
+        let mut events = self.events.borrow_mut();
+        match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => panic!("fibra: reactor poll failed: {e}"),
         }
-        sh.sources.dispatch(events);
+        drop(poll);
+        if !events.is_empty() {
+            self.me().sources.dispatch(&events);
+        }
+        drop(events);
         self.fire_timers();
     }
 
     /// Unparks the coroutines whose timers are due.
     fn fire_timers(&self) {
-        let sh = &self.shared;
         let mut fired = self.fired.borrow_mut();
         {
-            let mut w = sh.timers.lock().unwrap_or_else(|e| e.into_inner());
+            let mut w = self.me().timers.lock().unwrap_or_else(|e| e.into_inner());
             if w.len() > 0 {
                 let now = w.tick_floor(Instant::now());
                 w.advance(now, &mut fired);
@@ -632,48 +701,6 @@ impl Local {
         for u in fired.drain(..) {
             u.unpark();
         }
-    }
-
-    fn sleep(&self) {
-        let sh = &self.shared;
-        {
-            let mut idle = sh.idle.lock().unwrap_or_else(|e| e.into_inner());
-            idle.push(self.index);
-            sh.num_sleeping.fetch_add(1, Ordering::SeqCst);
-        }
-        fence(Ordering::SeqCst);
-        let me = &sh.sleepers[self.index];
-        if self.has_work() || sh.shutdown.load(Ordering::SeqCst) {
-            let mut idle = sh.idle.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(pos) = idle.iter().position(|&i| i == self.index) {
-                idle.swap_remove(pos);
-                sh.num_sleeping.fetch_sub(1, Ordering::SeqCst);
-                return;
-            }
-            // A waker already took us off the list; consume its wake below.
-        }
-        let mut woken = me.woken.lock().unwrap_or_else(|e| e.into_inner());
-        while !*woken {
-            let (guard, res) = me
-                .cv
-                .wait_timeout(woken, SLEEP_CHECK)
-                .unwrap_or_else(|e| e.into_inner());
-            woken = guard;
-            if res.timed_out() && !*woken {
-                // Nobody may be driving the reactor (the driver went off to
-                // run a long coroutine): take over if it is free.
-                drop(woken);
-                let mut idle = sh.idle.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(pos) = idle.iter().position(|&i| i == self.index) {
-                    idle.swap_remove(pos);
-                    sh.num_sleeping.fetch_sub(1, Ordering::SeqCst);
-                    return;
-                }
-                drop(idle);
-                woken = me.woken.lock().unwrap_or_else(|e| e.into_inner());
-            }
-        }
-        *woken = false;
     }
 }
 

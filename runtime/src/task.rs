@@ -1,13 +1,14 @@
 //! Coroutine records, the current-coroutine accessors, and parking.
 //!
 //! Thread-locals here are read only through `#[inline(never)]` functions: a
-//! coroutine may suspend on one worker and resume on another, and LLVM is free
-//! to cache a thread-local's address across what it sees as a plain call.
+//! coroutine opted in with `Builder::migratable` may suspend on one worker
+//! and resume on another, and LLVM is free to cache a thread-local's address
+//! across what it sees as a plain call.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -24,8 +25,17 @@ pub(crate) struct Task {
     /// The coroutine and its park state.
     pub(crate) slot: coro::Slot,
     pub(crate) rt: Arc<Shared>,
-    /// Home worker of a pinned coroutine (it never moves to another).
-    pub(crate) pinned: Option<usize>,
+    /// The worker the coroutine lives on, [`NO_HOME`] until its first run
+    /// (set at spawn for a pinned one). Written once, by the worker that
+    /// first resumes it, before that resume; every later wake-up reads it
+    /// after the park state's acquire, so it never reads a stale `NO_HOME`
+    /// for a started coroutine. A migratable coroutine never gets one.
+    home: AtomicUsize,
+    /// Spawned pinned: never stolen, even before it starts.
+    pub(crate) pinned: bool,
+    /// Opted in (unsafely) to resume on any worker; see
+    /// `coroutine::Builder::migratable`.
+    pub(crate) migratable: bool,
     pub(crate) canceled: AtomicBool,
     /// Deadline of the innermost `with_timeout` scope, as [`to_nanos`].
     pub(crate) scope_deadline: AtomicU64,
@@ -35,6 +45,49 @@ pub(crate) struct Task {
 }
 
 pub(crate) type TaskRef = Arc<Task>;
+
+/// [`Task::home`] of a coroutine that has not started (or may migrate).
+pub(crate) const NO_HOME: usize = usize::MAX;
+
+impl Task {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        id: u64,
+        name: Option<Arc<str>>,
+        slot: coro::Slot,
+        rt: Arc<Shared>,
+        home: usize,
+        pinned: bool,
+        migratable: bool,
+        stack_size: usize,
+    ) -> Task {
+        Task {
+            id,
+            name,
+            slot,
+            rt,
+            home: AtomicUsize::new(home),
+            pinned,
+            migratable,
+            canceled: AtomicBool::new(false),
+            scope_deadline: AtomicU64::new(NO_DEADLINE),
+            shield_depth: AtomicU32::new(0),
+            stack_size,
+            locals: Mutex::new(LocalMap::default()),
+        }
+    }
+
+    /// The worker this coroutine lives on, or [`NO_HOME`].
+    pub(crate) fn home(&self) -> usize {
+        self.home.load(Ordering::Relaxed)
+    }
+
+    /// Called by the worker that first resumes the coroutine.
+    pub(crate) fn set_home(&self, worker: usize) {
+        debug_assert_eq!(self.home(), NO_HOME, "a coroutine's home is set once");
+        self.home.store(worker, Ordering::Relaxed);
+    }
+}
 
 thread_local! {
     static THREAD_DEADLINE: std::cell::Cell<u64> = const { std::cell::Cell::new(NO_DEADLINE) };
@@ -370,9 +423,11 @@ impl Coroutine {
         self.task.stack_size
     }
 
-    /// Whether it stays on the worker it started on.
+    /// Whether it was spawned pinned: it runs on the worker it was spawned
+    /// on and is never stolen, even before it starts. (Every coroutine that
+    /// is not migratable stays on the worker of its first run.)
     pub fn is_pinned(&self) -> bool {
-        self.task.pinned.is_some()
+        self.task.pinned
     }
 
     /// An [`Unparker`] for this coroutine.

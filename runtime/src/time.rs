@@ -227,7 +227,8 @@ impl Wheel {
 /// building block of `sleep` and of every deadline in fibra.
 pub struct Timer {
     rt: Arc<Shared>,
-    key: Option<Key>,
+    /// The worker whose wheel holds the entry, and its key.
+    key: Option<(usize, Key)>,
 }
 
 impl Timer {
@@ -250,7 +251,7 @@ impl Timer {
 
     fn disarm(&mut self) -> bool {
         match self.key.take() {
-            Some(key) => self.rt.cancel_timer(key),
+            Some((worker, key)) => self.rt.cancel_timer(worker, key),
             None => false,
         }
     }

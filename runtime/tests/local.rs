@@ -1,12 +1,13 @@
-//! Coroutine-local storage: one value per coroutine, kept across migration,
-//! dropped at the end, with a thread-local fallback.
+//! Coroutine-local storage: one value per coroutine, kept across yields and
+//! (for a coroutine that opted in to migration) across workers, dropped at
+//! the end, with a thread-local fallback.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fibra_runtime::{coroutine_local, runtime, spawn};
+use fibra_runtime::{coroutine, coroutine_local, runtime, spawn};
 
 static DROPS: AtomicUsize = AtomicUsize::new(0);
 static DROPS_IN_COROUTINE: AtomicUsize = AtomicUsize::new(0);
@@ -54,7 +55,12 @@ fn each_coroutine_keeps_its_value_across_yields_and_workers() {
         let hs: Vec<_> = (0..200usize)
             .map(|i| {
                 let t = t.clone();
-                spawn(move || {
+                let b = coroutine::Builder::new();
+                // SAFETY: the body keeps only `Send` values on its stack
+                // (integers, an `Arc<Mutex<_>>` never locked across a wait);
+                // coroutine-locals belong to the coroutine, not the thread.
+                let b = unsafe { b.migratable() };
+                b.spawn(move || {
                     assert_eq!(
                         INDEX.get(),
                         usize::MAX,
@@ -75,6 +81,7 @@ fn each_coroutine_keeps_its_value_across_yields_and_workers() {
                     }
                     moved
                 })
+                .unwrap()
             })
             .collect();
         hs.into_iter()

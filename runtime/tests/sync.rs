@@ -87,10 +87,19 @@ fn mutex_waiter_is_not_starved_by_a_relocking_holder() {
         let holder = {
             let (m, stop) = (m.clone(), stop.clone());
             spawn(move || {
+                // It yields while holding the lock, so a waiter living on the
+                // same worker gets to run and queue up (a started coroutine
+                // never moves to the other worker), and then re-locks at once
+                // after every unlock, barging ahead of the queue.
+                let mut rounds = 0u64;
                 while !stop.load(Ordering::Acquire) {
                     let mut g = m.lock();
                     for _ in 0..100 {
                         *g = std::hint::black_box(*g + 1);
+                    }
+                    rounds += 1;
+                    if rounds % 16 == 0 {
+                        fibra_runtime::yield_now();
                     }
                 }
             })

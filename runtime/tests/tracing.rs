@@ -120,7 +120,14 @@ fn span_follows_the_coroutine_across_yields_and_workers() {
     let results = rt.block_on(move || {
         let hs: Vec<_> = (0..16u32)
             .map(|i| {
-                spawn(move || {
+                let b = fibra_runtime::coroutine::Builder::new();
+                // SAFETY: besides `Send` data, the body holds only tracing's
+                // `Entered` guard across its waits, and the runtime exits
+                // every entered span when the coroutine parks and re-enters
+                // it where it resumes (runtime/src/trace.rs): that hand-over
+                // is what this test checks.
+                let b = unsafe { b.migratable() };
+                b.spawn(move || {
                     let span = tracing::info_span!("coroutine", i);
                     let id = span.id().expect("the recorder gives spans ids");
                     let _entered = span.enter();
@@ -139,6 +146,7 @@ fn span_follows_the_coroutine_across_yields_and_workers() {
                     }
                     (id, moved)
                 })
+                .unwrap()
             })
             .collect();
         hs.into_iter()
