@@ -12,6 +12,8 @@
 //!   call.
 //! - [`current`]: the task a worker is running, borrowed (not reference
 //!   counted) through a thread-local pointer.
+//! - [`lock`]: the data cells of `sync::Mutex`/`RwLock`: the lock word and
+//!   the `UnsafeCell` it guards, reachable only through guards made here.
 //! - [`overflow`]: a SIGSEGV/SIGBUS handler on an alternate signal stack that
 //!   turns a guard-page hit into a clear message naming the coroutine and its
 //!   stack size, then aborts.
@@ -21,5 +23,6 @@
 
 pub(crate) mod coroutine;
 pub(crate) mod current;
+pub(crate) mod lock;
 pub(crate) mod overflow;
 pub(crate) mod stack;
