@@ -154,6 +154,9 @@ pub(crate) fn suspend(why: Suspend) -> bool {
 pub(crate) struct Slot {
     state: ParkState,
     coro: UnsafeCell<Option<Coroutine>>,
+    /// Debug check of the INVARIANT: set while a [`Running`] guard exists.
+    #[cfg(debug_assertions)]
+    running: std::sync::atomic::AtomicBool,
 }
 
 // SAFETY: the `UnsafeCell` is only accessed through the exclusive `Running`
@@ -166,6 +169,8 @@ impl Slot {
         Slot {
             state: ParkState::new_scheduled(),
             coro: UnsafeCell::new(Some(coro)),
+            #[cfg(debug_assertions)]
+            running: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -189,7 +194,9 @@ impl Slot {
             self.state.start_run(),
             "fibra: a coroutine was dequeued while not scheduled"
         );
-        Running { slot: self }
+        let running = Running { slot: self };
+        running.check_held(false);
+        running
     }
 }
 
@@ -199,6 +206,30 @@ pub(crate) struct Running<'a> {
 }
 
 impl Running<'_> {
+    /// Debug check of the Slot INVARIANT: flips the slot's `running` flag
+    /// to `!was`, asserting it was `was`. Called with `false` when a guard
+    /// is made, and with `true` just before the transition out of RUNNING
+    /// that ends it (never after: by then another worker may own the slot).
+    /// A guard dropped without such a transition (a panic in the worker)
+    /// leaves the flag set, as it leaves the state RUNNING: nobody else can
+    /// begin on that slot again.
+    #[inline]
+    fn check_held(&self, was: bool) {
+        #[cfg(debug_assertions)]
+        {
+            let prev = self
+                .slot
+                .running
+                .swap(!was, std::sync::atomic::Ordering::AcqRel);
+            debug_assert_eq!(
+                prev, was,
+                "fibra: two Running guards for one coroutine slot"
+            );
+        }
+        #[cfg(not(debug_assertions))]
+        let _ = was;
+    }
+
     fn coro(&mut self) -> &mut Option<Coroutine> {
         // SAFETY: this guard is the only one in existence for its slot (the
         // Slot INVARIANT), and `&mut self` makes this borrow unique too.
@@ -217,21 +248,26 @@ impl Running<'_> {
     /// The coroutine suspended to park: releases the guard (`Ok`) unless an
     /// unpark arrived meanwhile, in which case it must run again (`Err`).
     pub(crate) fn park(self) -> Result<(), Self> {
+        self.check_held(true);
         if self.slot.state.after_park() {
             Ok(())
         } else {
+            // NOTIFIED went back to RUNNING: the guard lives on.
+            self.check_held(false);
             Err(self)
         }
     }
 
     /// The coroutine yielded: it is SCHEDULED again and must be queued.
     pub(crate) fn yield_now(self) {
+        self.check_held(true);
         self.slot.state.after_yield();
     }
 
     /// The coroutine returned: gives its stack back for reuse.
     pub(crate) fn finish(mut self) -> Option<Stack> {
         let coro = self.coro().take();
+        self.check_held(true);
         self.slot.state.finish();
         coro.and_then(Coroutine::into_stack)
     }
