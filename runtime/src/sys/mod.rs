@@ -12,6 +12,8 @@
 //!   call.
 //! - [`current`]: the task a worker is running, borrowed (not reference
 //!   counted) through a thread-local pointer.
+//! - [`handoff`]: the token, value slot and waiter-list entry through which a
+//!   channel operation blocked in its own frame is completed by another.
 //! - [`lock`]: the data cells of `sync::Mutex`/`RwLock`: the lock word and
 //!   the `UnsafeCell` it guards, reachable only through guards made here.
 //! - [`overflow`]: a SIGSEGV/SIGBUS handler on an alternate signal stack that
@@ -23,6 +25,7 @@
 
 pub(crate) mod coroutine;
 pub(crate) mod current;
+pub(crate) mod handoff;
 pub(crate) mod lock;
 pub(crate) mod overflow;
 pub(crate) mod stack;
