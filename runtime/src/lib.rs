@@ -35,19 +35,29 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+// `unsafe` lives in `sys` alone. The modules below that are forbidden it
+// are checked by the compiler; the others (coroutine, io, runtime,
+// scheduler, task, time) use none today either.
+#[forbid(unsafe_code)]
 mod blocking;
+#[forbid(unsafe_code)]
 pub mod chan;
 pub mod coroutine;
 pub mod io;
+#[forbid(unsafe_code)]
 mod local;
+#[forbid(unsafe_code)]
 mod park;
+#[forbid(unsafe_code)]
 pub mod pool;
 pub mod runtime;
 mod scheduler;
+#[forbid(unsafe_code)]
 pub mod sync;
 mod sys;
 mod task;
 pub mod time;
+#[forbid(unsafe_code)]
 mod trace;
 
 pub use blocking::blocking;
