@@ -86,6 +86,8 @@ impl Builder {
     /// as usual; `coroutine_local!` values are fine (they belong to the
     /// coroutine, not to a thread). Code the coroutine calls, including other
     /// crates', must keep the same promise.
+    // The declaration is the contract; the body needs no unsafe code.
+    #[allow(unsafe_code)]
     pub unsafe fn migratable(mut self) -> Builder {
         self.opts.migratable = true;
         self

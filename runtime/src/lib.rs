@@ -35,20 +35,39 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+// `unsafe` code lives in `sys` alone, and the compiler checks it: every
+// other module forbids it. The one exception is the *declaration* of
+// `coroutine::Builder::migratable`, an `unsafe fn` with no unsafe code in
+// it, whose `unsafe` is the caller's promise (hence `deny` plus one
+// `allow` there rather than `forbid`).
+#[forbid(unsafe_code)]
 mod blocking;
+#[forbid(unsafe_code)]
 pub mod chan;
+#[deny(unsafe_code)]
 pub mod coroutine;
+#[forbid(unsafe_code)]
 pub mod io;
+#[forbid(unsafe_code)]
 mod local;
+#[forbid(unsafe_code)]
 mod park;
+#[forbid(unsafe_code)]
 mod parking;
+#[forbid(unsafe_code)]
 pub mod pool;
+#[forbid(unsafe_code)]
 pub mod runtime;
+#[forbid(unsafe_code)]
 mod scheduler;
+#[forbid(unsafe_code)]
 pub mod sync;
 mod sys;
+#[forbid(unsafe_code)]
 mod task;
+#[forbid(unsafe_code)]
 pub mod time;
+#[forbid(unsafe_code)]
 mod trace;
 
 pub use blocking::blocking;

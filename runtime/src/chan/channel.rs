@@ -1,9 +1,8 @@
 //! The MPMC channel: [`Sender`], [`Receiver`] and their select cases.
 
-use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::fmt;
-use std::ptr::NonNull;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,91 +10,8 @@ use std::time::{Duration, Instant};
 use super::error::{RecvError, SendError, TryRecvError, TrySendError};
 use super::select::{wake, Registered, SelectCase, Token};
 use crate::sync::waiter::{lock, Wait};
+use crate::sys::handoff::{Claimed, Entry, Slot};
 use crate::task::Unparker;
-
-/// Where a blocked operation's value travels: a waiting sender's value, or
-/// the value handed to a waiting receiver. It lives in the blocked
-/// operation's frame (its select case), next to its [`Token`].
-type Slot<T> = UnsafeCell<Option<T>>;
-
-/// One blocked operation in a channel's waiter list.
-///
-/// INVARIANT: `token` and `slot` point into the frame of an operation that
-/// is blocked on this channel; [`Token`]'s protocol keeps them valid while
-/// the entry is in a list. `slot` is read or written only by the thread
-/// that claimed `token` for `case`, under the channel lock, before it calls
-/// [`Token::complete`].
-struct Entry<T> {
-    token: NonNull<Token>,
-    case: usize,
-    slot: NonNull<Slot<T>>,
-}
-
-// SAFETY: an entry is a pair of pointers into a blocked operation's frame,
-// used under the channel lock as the type invariant says; moving it to
-// another thread moves a `T` (through `slot`) between threads: `T: Send`.
-unsafe impl<T: Send> Send for Entry<T> {}
-
-impl<T> Entry<T> {
-    fn new(token: &Token, case: usize, slot: &Slot<T>) -> Self {
-        Entry {
-            token: NonNull::from(token),
-            case,
-            slot: NonNull::from(slot),
-        }
-    }
-
-    fn token(&self) -> &Token {
-        // SAFETY: the entry is in (or was just taken from) a list, so its
-        // token is alive (type invariant).
-        unsafe { self.token.as_ref() }
-    }
-
-    fn is(&self, token: &Token) -> bool {
-        std::ptr::eq(self.token.as_ptr(), token)
-    }
-
-    /// Puts `value` in the slot of a receiver we claimed, completes it and
-    /// returns whom to wake.
-    ///
-    /// # Safety
-    /// The caller claimed this entry's token for its case (and holds the
-    /// channel lock).
-    unsafe fn hand_over(self, value: T) -> Option<Unparker> {
-        // SAFETY: we are the one claimer (contract), the only party that
-        // touches the slot until `complete`; the frame is alive (invariant).
-        unsafe {
-            *self.slot.as_ref().get() = Some(value);
-            self.token().complete()
-        }
-    }
-
-    /// Takes the value of a sender we claimed, completes it and returns the
-    /// value and whom to wake.
-    ///
-    /// # Safety
-    /// As [`Entry::hand_over`].
-    unsafe fn take_over(self) -> (T, Option<Unparker>) {
-        // SAFETY: as in `hand_over`.
-        unsafe {
-            let value = (*self.slot.as_ref().get())
-                .take()
-                .expect("a waiting sender holds a value");
-            (value, self.token().complete())
-        }
-    }
-
-    /// Completes a claimed entry without touching its slot: a receiver
-    /// finds it empty (closed), a sender finds its value still there
-    /// (failed).
-    ///
-    /// # Safety
-    /// As [`Entry::hand_over`].
-    unsafe fn release(self) -> Option<Unparker> {
-        // SAFETY: as in `hand_over`.
-        unsafe { self.token().complete() }
-    }
-}
 
 struct Inner<T> {
     queue: VecDeque<T>,
@@ -112,38 +28,34 @@ struct Inner<T> {
 /// Pops the first entry whose token we can claim, skipping entries of
 /// `own` (a select may send and receive on one channel) and dropping dead
 /// ones.
-fn claim<T>(list: &mut VecDeque<Entry<T>>, own: Option<&Token>) -> Option<Entry<T>> {
+fn claim<T>(list: &mut VecDeque<Entry<T>>, own: Option<&Token>) -> Option<Claimed<T>> {
     while let Some(e) = list.front() {
         if own.is_some_and(|o| e.is(o)) {
             return claim_after_own(list, own);
         }
-        let claimed = e.token().try_claim(e.case);
         let e = list.pop_front().expect("front exists");
-        if claimed {
-            return Some(e);
+        if let Some(claimed) = e.try_claim() {
+            return Some(claimed);
         }
     }
     None
 }
 
 /// [`claim`]'s slow path once the front is the caller's own entry.
-fn claim_after_own<T>(list: &mut VecDeque<Entry<T>>, own: Option<&Token>) -> Option<Entry<T>> {
+fn claim_after_own<T>(list: &mut VecDeque<Entry<T>>, own: Option<&Token>) -> Option<Claimed<T>> {
     let mut i = 0;
     while i < list.len() {
-        let e = &list[i];
-        if own.is_some_and(|o| e.is(o)) {
+        if own.is_some_and(|o| list[i].is(o)) {
             i += 1;
-        } else if e.token().try_claim(e.case) {
-            return list.remove(i);
-        } else {
-            list.remove(i);
+        } else if let Some(claimed) = list.remove(i).and_then(Entry::try_claim) {
+            return Some(claimed);
         }
     }
     None
 }
 
 fn has_live<T>(list: &VecDeque<Entry<T>>, own: &Token) -> bool {
-    list.iter().any(|e| !e.is(own) && e.token().is_waiting())
+    list.iter().any(|e| !e.is(own) && e.is_waiting())
 }
 
 /// Completes every entry of `list` with whatever its slot holds (nothing
@@ -152,9 +64,8 @@ fn has_live<T>(list: &VecDeque<Entry<T>>, own: &Token) -> bool {
 fn release_all<T>(list: &mut VecDeque<Entry<T>>) -> Vec<Unparker> {
     let mut wakes = Vec::new();
     for e in list.drain(..) {
-        if e.token().try_claim(e.case) {
-            // SAFETY: claimed just now, under the channel lock.
-            wakes.extend(unsafe { e.release() });
+        if let Some(claimed) = e.try_claim() {
+            wakes.extend(claimed.release());
         }
     }
     wakes
@@ -179,8 +90,7 @@ impl<T> Inner<T> {
             return Err(TrySendError::Disconnected(v));
         }
         if let Some(e) = claim(&mut self.receivers, own) {
-            // SAFETY: `claim` claimed it; we hold the lock.
-            return Ok(unsafe { e.hand_over(v) });
+            return Ok(e.hand_over(v));
         }
         if self.queue.len() < self.cap {
             self.queue.push_back(v);
@@ -197,16 +107,16 @@ impl<T> Inner<T> {
             // A slot freed up: move the oldest blocked sender's value in.
             let mut woken = None;
             if let Some(e) = claim(&mut self.senders, own) {
-                // SAFETY: `claim` claimed it; we hold the lock.
-                let (sent, u) = unsafe { e.take_over() };
-                self.queue.push_back(sent);
+                let (sent, u) = e.take_over();
+                self.queue
+                    .push_back(sent.expect("a waiting sender holds a value"));
                 woken = u;
             }
             return Ok((v, woken));
         }
         if let Some(e) = claim(&mut self.senders, own) {
-            // SAFETY: `claim` claimed it; we hold the lock.
-            return Ok(unsafe { e.take_over() });
+            let (sent, u) = e.take_over();
+            return Ok((sent.expect("a waiting sender holds a value"), u));
         }
         if self.closed {
             Err(TryRecvError::Disconnected)
@@ -379,21 +289,23 @@ impl<T> Sender<T> {
             Err(TrySendError::Disconnected(v)) => return Err(SendError::Disconnected(v)),
             Err(TrySendError::Full(v)) => v,
         };
-        let token = Token::new();
-        let slot: Slot<T> = UnsafeCell::new(Some(value));
-        inner.senders.push_back(Entry::new(&token, 0, &slot));
+        let token = pin!(Token::new());
+        let token = token.into_ref();
+        let slot = pin!(Slot::new(Some(value)));
+        let slot = slot.into_ref();
+        inner.senders.push_back(Entry::new(token, 0, slot));
         drop(inner);
         let waited = {
             let _blocked = Blocked {
                 chan: &self.chan,
-                token: &token,
+                token: token.get_ref(),
                 sender: true,
             };
             token.wait(Wait::Interruptible(deadline))
         };
         // A receiver took the value out of the slot; a close or an
         // interruption left it there.
-        match (waited, slot.into_inner()) {
+        match (waited, slot.take()) {
             (_, None) => Ok(()),
             (Ok(_), Some(v)) => Err(SendError::Disconnected(v)),
             (Err(e), Some(v)) => Err(SendError::from_io(&e, v)),
@@ -490,20 +402,22 @@ impl<T> Receiver<T> {
             Err(TryRecvError::Disconnected) => return Err(RecvError::Disconnected),
             Err(TryRecvError::Empty) => {}
         }
-        let token = Token::new();
-        let slot: Slot<T> = UnsafeCell::new(None);
-        inner.receivers.push_back(Entry::new(&token, 0, &slot));
+        let token = pin!(Token::new());
+        let token = token.into_ref();
+        let slot = pin!(Slot::new(None));
+        let slot = slot.into_ref();
+        inner.receivers.push_back(Entry::new(token, 0, slot));
         drop(inner);
         let waited = {
             let _blocked = Blocked {
                 chan: &self.chan,
-                token: &token,
+                token: token.get_ref(),
                 sender: false,
             };
             token.wait(Wait::Interruptible(deadline))
         };
         // A sender filled the slot; a close left it empty.
-        match (waited, slot.into_inner()) {
+        match (waited, slot.take()) {
             (_, Some(v)) => Ok(v),
             (Ok(_), None) => Err(RecvError::Disconnected),
             (Err(e), None) => Err(RecvError::from_io(&e)),
@@ -660,8 +574,9 @@ impl<T> IntoIterator for Receiver<T> {
 #[doc(hidden)]
 pub struct RecvCase<'a, T> {
     rx: &'a Receiver<T>,
-    /// Where a sender puts the value while this case waits.
-    slot: Slot<T>,
+    /// Where a sender puts the value while this case waits; boxed (pinned)
+    /// at the first registration, as the case itself may move.
+    slot: Option<Pin<Box<Slot<T>>>>,
     result: Option<Result<T, RecvError>>,
 }
 
@@ -670,7 +585,7 @@ impl<'a, T> RecvCase<'a, T> {
     pub fn new(rx: &'a Receiver<T>) -> Self {
         RecvCase {
             rx,
-            slot: UnsafeCell::new(None),
+            slot: None,
             result: None,
         }
     }
@@ -702,13 +617,13 @@ impl<T> SelectCase for RecvCase<'_, T> {
         self.set(r)
     }
 
-    fn register(&mut self, token: &Token, case: usize) -> Registered {
+    fn register(&mut self, token: Pin<&Token>, case: usize) -> Registered {
         let mut inner = self.rx.chan.lock();
-        if inner.recv_ready(token) {
-            if !token.try_claim(case) {
+        if inner.recv_ready(token.get_ref()) {
+            if !token.claim_own(case) {
                 return Registered::Claimed;
             }
-            let r = inner.try_recv(Some(token));
+            let r = inner.try_recv(Some(token.get_ref()));
             drop(inner);
             return if self.set(r) {
                 Registered::Done
@@ -716,9 +631,11 @@ impl<T> SelectCase for RecvCase<'_, T> {
                 Registered::Retry
             };
         }
-        inner
-            .receivers
-            .push_back(Entry::new(token, case, &self.slot));
+        let slot = self
+            .slot
+            .get_or_insert_with(|| Box::pin(Slot::new(None)))
+            .as_ref();
+        inner.receivers.push_back(Entry::new(token, case, slot));
         Registered::Waiting
     }
 
@@ -727,7 +644,8 @@ impl<T> SelectCase for RecvCase<'_, T> {
     }
 
     fn complete(&mut self) {
-        self.result = Some(self.slot.get_mut().take().ok_or(RecvError::Disconnected));
+        let received = self.slot.as_ref().and_then(|slot| slot.take());
+        self.result = Some(received.ok_or(RecvError::Disconnected));
     }
 }
 
@@ -737,8 +655,9 @@ pub struct SendCase<'a, T> {
     tx: &'a Sender<T>,
     /// The value while not registered (and after, if not sent).
     value: Option<T>,
-    /// The value while this case waits, until a receiver takes it.
-    slot: Slot<T>,
+    /// The value while this case waits, until a receiver takes it; boxed
+    /// (pinned) at the first registration, as the case itself may move.
+    slot: Option<Pin<Box<Slot<T>>>>,
     result: Option<Result<(), SendError<T>>>,
 }
 
@@ -748,7 +667,7 @@ impl<'a, T> SendCase<'a, T> {
         SendCase {
             tx,
             value: Some(value),
-            slot: UnsafeCell::new(None),
+            slot: None,
             result: None,
         }
     }
@@ -789,17 +708,17 @@ impl<T> SelectCase for SendCase<'_, T> {
         self.set(r)
     }
 
-    fn register(&mut self, token: &Token, case: usize) -> Registered {
+    fn register(&mut self, token: Pin<&Token>, case: usize) -> Registered {
         let mut inner = self.tx.chan.lock();
-        if inner.send_ready(token) {
-            if !token.try_claim(case) {
+        if inner.send_ready(token.get_ref()) {
+            if !token.claim_own(case) {
                 return Registered::Claimed;
             }
             let v = self
                 .value
                 .take()
                 .expect("an unsent send case holds its value");
-            let r = inner.try_send(v, Some(token));
+            let r = inner.try_send(v, Some(token.get_ref()));
             drop(inner);
             return if self.set(r) {
                 Registered::Done
@@ -807,21 +726,28 @@ impl<T> SelectCase for SendCase<'_, T> {
                 Registered::Retry
             };
         }
-        *self.slot.get_mut() = self.value.take();
-        inner.senders.push_back(Entry::new(token, case, &self.slot));
+        let slot = self
+            .slot
+            .get_or_insert_with(|| Box::pin(Slot::new(None)))
+            .as_ref();
+        slot.put(self.value.take());
+        inner.senders.push_back(Entry::new(token, case, slot));
         Registered::Waiting
     }
 
     fn unregister(&mut self, token: &Token) {
         Inner::remove(&mut self.tx.chan.lock().senders, token);
-        if let Some(v) = self.slot.get_mut().take() {
+        if let Some(v) = self.slot.as_ref().and_then(|slot| slot.take()) {
             self.value = Some(v);
         }
     }
 
     fn complete(&mut self) {
         // A receiver took the value out of the slot; a close left it there.
-        let unsent = self.value.take().or_else(|| self.slot.get_mut().take());
+        let unsent = self
+            .value
+            .take()
+            .or_else(|| self.slot.as_ref().and_then(|slot| slot.take()));
         self.result = Some(match unsent {
             None => Ok(()),
             Some(v) => Err(SendError::Disconnected(v)),

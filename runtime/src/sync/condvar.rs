@@ -124,11 +124,7 @@ impl Condvar {
                 break;
             }
         }
-        mutex
-            .raw()
-            .lock(true, Wait::Forever)
-            .expect("an unbounded wait cannot fail");
-        (mutex.guard_after_relock(), timed_out)
+        (MutexGuard::relock(mutex), timed_out)
     }
 }
 

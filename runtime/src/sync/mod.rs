@@ -20,7 +20,6 @@ mod barrier;
 mod condvar;
 mod mutex;
 mod once;
-mod raw;
 mod rwlock;
 mod semaphore;
 pub(crate) mod waiter;

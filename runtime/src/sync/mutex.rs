@@ -1,13 +1,12 @@
 //! [`Mutex`]: std's mutual-exclusion lock, parking coroutines.
 
-use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
-use super::raw::RawLock;
 use super::waiter::Wait;
+use crate::sys::lock::{MutexCell, MutexCellGuard};
 
 /// A mutual-exclusion lock shaped like [`std::sync::Mutex`] whose waiters
 /// park their coroutine instead of blocking a thread.
@@ -40,29 +39,23 @@ use super::waiter::Wait;
 /// hs.into_iter().for_each(|h| h.join().unwrap());
 /// assert_eq!(*m.lock(), 4);
 /// ```
+///
+/// `Mutex<T>` is `Send` and `Sync` when `T: Send`, like std's.
 pub struct Mutex<T: ?Sized> {
-    raw: RawLock,
-    data: UnsafeCell<T>,
+    cell: MutexCell<T>,
 }
-
-// SAFETY: the lock hands out `&mut T` to one holder at a time, so sharing
-// the mutex moves `T` between threads but never shares it: `T: Send`.
-unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
-// SAFETY: owning the mutex is owning the `T`.
-unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 
 impl<T> Mutex<T> {
     /// A new unlocked mutex holding `value`.
     pub const fn new(value: T) -> Mutex<T> {
         Mutex {
-            raw: RawLock::new(),
-            data: UnsafeCell::new(value),
+            cell: MutexCell::new(value),
         }
     }
 
     /// Consumes the mutex, returning the value.
     pub fn into_inner(self) -> T {
-        self.data.into_inner()
+        self.cell.into_inner()
     }
 }
 
@@ -71,33 +64,24 @@ impl<T: ?Sized> Mutex<T> {
     /// lock is free. Ignores cancellation and `with_timeout` scopes.
     #[inline]
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        if !self.raw.try_write() {
-            self.lock_contended();
+        match self.cell.try_lock() {
+            Some(guard) => MutexGuard { guard },
+            None => MutexGuard::relock(&self.cell),
         }
-        MutexGuard { mutex: self }
-    }
-
-    /// [`Mutex::lock`] once the lock was found taken.
-    #[cold]
-    #[inline(never)]
-    fn lock_contended(&self) {
-        self.raw
-            .lock(true, Wait::Forever)
-            .expect("an unbounded wait cannot fail");
     }
 
     /// Locks if that needs no waiting.
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.raw.try_write().then(|| MutexGuard { mutex: self })
+        self.cell.try_lock().map(|guard| MutexGuard { guard })
     }
 
     /// Locks, waiting at most `timeout`; `None` if it did not get the lock
     /// in time. Ignores cancellation and `with_timeout` scopes.
     pub fn lock_timeout(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
-        self.raw
-            .lock(true, Wait::Until(Instant::now() + timeout))
+        self.cell
+            .lock(Wait::Until(Instant::now() + timeout))
             .ok()
-            .map(|()| MutexGuard { mutex: self })
+            .map(|guard| MutexGuard { guard })
     }
 
     /// Locks, honouring cancellation and the `with_timeout` scope deadline.
@@ -107,13 +91,13 @@ impl<T: ?Sized> Mutex<T> {
     /// [`is_canceled`](crate::is_canceled) error when the coroutine is
     /// canceled while waiting. The lock is not held after an error.
     pub fn lock_cancelable(&self) -> io::Result<MutexGuard<'_, T>> {
-        self.raw.lock(true, Wait::Interruptible(None))?;
-        Ok(MutexGuard { mutex: self })
+        let guard = self.cell.lock(Wait::Interruptible(None))?;
+        Ok(MutexGuard { guard })
     }
 
     /// The value, through exclusive access (no locking needed).
     pub fn get_mut(&mut self) -> &mut T {
-        self.data.get_mut()
+        self.cell.get_mut()
     }
 }
 
@@ -134,54 +118,45 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 
 /// Holds a [`Mutex`] locked; unlocks on drop.
 ///
-/// INVARIANT: while a guard exists, its mutex's lock word holds `WRITER`
-/// on the guard's behalf, so no other reference to the data exists.
+/// `Sync` when `T: Sync`; `Send` when `T: Send` (the lock may be released
+/// on another thread).
 #[must_use = "the mutex unlocks as soon as the guard is dropped"]
 pub struct MutexGuard<'a, T: ?Sized> {
-    pub(super) mutex: &'a Mutex<T>,
+    guard: MutexCellGuard<'a, T>,
 }
-
-// SAFETY: a shared guard gives out only `&T`.
-unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
-    /// The mutex this guard locks (for [`super::Condvar`]).
-    pub(super) fn mutex(&self) -> &'a Mutex<T> {
-        self.mutex
-    }
-}
-
-impl<T: ?Sized> Mutex<T> {
-    pub(super) fn raw(&self) -> &RawLock {
-        &self.raw
+    /// The lock this guard holds, for [`super::Condvar`] to lock again
+    /// (with [`MutexGuard::relock`]) after it dropped the guard.
+    pub(super) fn mutex(&self) -> &'a MutexCell<T> {
+        self.guard.cell()
     }
 
-    /// Re-creates a guard after [`super::Condvar`] relocked the raw lock.
-    pub(super) fn guard_after_relock(&self) -> MutexGuard<'_, T> {
-        MutexGuard { mutex: self }
+    /// Locks `mutex`, parking until it is free and ignoring cancellation
+    /// and `with_timeout` scopes, like [`Mutex::lock`] (whose slow path
+    /// this is).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn relock(mutex: &'a MutexCell<T>) -> MutexGuard<'a, T> {
+        let guard = mutex
+            .lock(Wait::Forever)
+            .expect("an unbounded wait cannot fail");
+        MutexGuard { guard }
     }
 }
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {
     type Target = T;
+    #[inline]
     fn deref(&self) -> &T {
-        // SAFETY: the guard holds the lock (type invariant).
-        unsafe { &*self.mutex.data.get() }
+        &self.guard
     }
 }
 
 impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the guard holds the lock exclusively (type invariant) and
-        // `&mut self` makes this the only borrow through it.
-        unsafe { &mut *self.mutex.data.get() }
-    }
-}
-
-impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     #[inline]
-    fn drop(&mut self) {
-        self.mutex.raw.unlock_write();
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
     }
 }
 

@@ -1,13 +1,12 @@
 //! [`RwLock`]: std's reader-writer lock, parking coroutines.
 
-use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
-use super::raw::RawLock;
 use super::waiter::Wait;
+use crate::sys::lock::{RwCell, RwCellReadGuard, RwCellWriteGuard};
 
 /// A reader-writer lock shaped like [`std::sync::RwLock`] whose waiters
 /// park their coroutine.
@@ -21,29 +20,24 @@ use super::waiter::Wait;
 /// [`super::Mutex`]. [`read`](RwLock::read) and [`write`](RwLock::write)
 /// ignore cancellation and `with_timeout` scopes; the `_cancelable`
 /// variants honour both.
+///
+/// `RwLock<T>` is `Sync` when `T: Send + Sync` and `Send` when `T: Send`,
+/// like std's.
 pub struct RwLock<T: ?Sized> {
-    raw: RawLock,
-    data: UnsafeCell<T>,
+    cell: RwCell<T>,
 }
-
-// SAFETY: readers share `&T` across threads (`T: Sync`), a writer gets
-// `&mut T` on whichever thread it runs (`T: Send`).
-unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
-// SAFETY: owning the lock is owning the `T`.
-unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
 
 impl<T> RwLock<T> {
     /// A new unlocked lock holding `value`.
     pub const fn new(value: T) -> RwLock<T> {
         RwLock {
-            raw: RawLock::new(),
-            data: UnsafeCell::new(value),
+            cell: RwCell::new(value),
         }
     }
 
     /// Consumes the lock, returning the value.
     pub fn into_inner(self) -> T {
-        self.data.into_inner()
+        self.cell.into_inner()
     }
 }
 
@@ -51,49 +45,51 @@ impl<T: ?Sized> RwLock<T> {
     /// Locks for shared reading, parking until no writer holds or waits
     /// ahead. Ignores cancellation and `with_timeout` scopes.
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
-        self.raw
-            .lock(false, Wait::Forever)
+        let guard = self
+            .cell
+            .read(Wait::Forever)
             .expect("an unbounded wait cannot fail");
-        RwLockReadGuard { lock: self }
+        RwLockReadGuard { guard }
     }
 
     /// Locks for exclusive writing, parking until it is free. Ignores
     /// cancellation and `with_timeout` scopes.
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
-        self.raw
-            .lock(true, Wait::Forever)
+        let guard = self
+            .cell
+            .write(Wait::Forever)
             .expect("an unbounded wait cannot fail");
-        RwLockWriteGuard { lock: self }
+        RwLockWriteGuard { guard }
     }
 
     /// Read-locks if that needs no waiting.
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
-        self.raw.try_read().then(|| RwLockReadGuard { lock: self })
+        self.cell.try_read().map(|guard| RwLockReadGuard { guard })
     }
 
     /// Write-locks if that needs no waiting.
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
-        self.raw
+        self.cell
             .try_write()
-            .then(|| RwLockWriteGuard { lock: self })
+            .map(|guard| RwLockWriteGuard { guard })
     }
 
     /// Read-locks, waiting at most `timeout`; `None` on timeout.
     pub fn read_timeout(&self, timeout: Duration) -> Option<RwLockReadGuard<'_, T>> {
         let wait = Wait::Until(Instant::now() + timeout);
-        self.raw
-            .lock(false, wait)
+        self.cell
+            .read(wait)
             .ok()
-            .map(|()| RwLockReadGuard { lock: self })
+            .map(|guard| RwLockReadGuard { guard })
     }
 
     /// Write-locks, waiting at most `timeout`; `None` on timeout.
     pub fn write_timeout(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T>> {
         let wait = Wait::Until(Instant::now() + timeout);
-        self.raw
-            .lock(true, wait)
+        self.cell
+            .write(wait)
             .ok()
-            .map(|()| RwLockWriteGuard { lock: self })
+            .map(|guard| RwLockWriteGuard { guard })
     }
 
     /// Read-locks, honouring cancellation and the scope deadline.
@@ -101,8 +97,8 @@ impl<T: ?Sized> RwLock<T> {
     /// # Errors
     /// `TimedOut` at the scope deadline; a canceled error on `cancel()`.
     pub fn read_cancelable(&self) -> io::Result<RwLockReadGuard<'_, T>> {
-        self.raw.lock(false, Wait::Interruptible(None))?;
-        Ok(RwLockReadGuard { lock: self })
+        let guard = self.cell.read(Wait::Interruptible(None))?;
+        Ok(RwLockReadGuard { guard })
     }
 
     /// Write-locks, honouring cancellation and the scope deadline.
@@ -110,13 +106,13 @@ impl<T: ?Sized> RwLock<T> {
     /// # Errors
     /// `TimedOut` at the scope deadline; a canceled error on `cancel()`.
     pub fn write_cancelable(&self) -> io::Result<RwLockWriteGuard<'_, T>> {
-        self.raw.lock(true, Wait::Interruptible(None))?;
-        Ok(RwLockWriteGuard { lock: self })
+        let guard = self.cell.write(Wait::Interruptible(None))?;
+        Ok(RwLockWriteGuard { guard })
     }
 
     /// The value, through exclusive access (no locking needed).
     pub fn get_mut(&mut self) -> &mut T {
-        self.data.get_mut()
+        self.cell.get_mut()
     }
 }
 
@@ -137,61 +133,37 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
 
 /// Shared read access to an [`RwLock`]; unlocks on drop.
 ///
-/// INVARIANT: the lock word counts this guard among its readers, so no
-/// writer exists while it lives.
+/// `Sync` when `T: Sync`; `Send` when `T: Send + Sync`.
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct RwLockReadGuard<'a, T: ?Sized> {
-    lock: &'a RwLock<T>,
+    guard: RwCellReadGuard<'a, T>,
 }
-
-// SAFETY: a shared read guard gives out only `&T`.
-unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
 
 /// Exclusive write access to an [`RwLock`]; unlocks on drop.
 ///
-/// INVARIANT: the lock word holds `WRITER` for this guard, so no other
-/// reference to the data exists while it lives.
+/// `Sync` when `T: Sync`; `Send` when `T: Send + Sync`.
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct RwLockWriteGuard<'a, T: ?Sized> {
-    lock: &'a RwLock<T>,
+    guard: RwCellWriteGuard<'a, T>,
 }
-
-// SAFETY: a shared write guard gives out only `&T`.
-unsafe impl<T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, T> {}
 
 impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: a read lock is held (type invariant): no writer exists.
-        unsafe { &*self.lock.data.get() }
-    }
-}
-
-impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
-    fn drop(&mut self) {
-        self.lock.raw.unlock_read();
+        &self.guard
     }
 }
 
 impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: the write lock is held (type invariant).
-        unsafe { &*self.lock.data.get() }
+        &self.guard
     }
 }
 
 impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the write lock is held exclusively (type invariant) and
-        // `&mut self` makes this the only borrow through the guard.
-        unsafe { &mut *self.lock.data.get() }
-    }
-}
-
-impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
-    fn drop(&mut self) {
-        self.lock.raw.unlock_write();
+        &mut self.guard
     }
 }
 

@@ -26,7 +26,14 @@ pub(crate) enum Suspend {
 
 type Inner = corosensei::Coroutine<(), Suspend, (), Stack>;
 
-/// A coroutine that can be resumed on any thread.
+/// A coroutine, movable between threads as a value so that the scheduler can
+/// queue and steal it, but resumed on one thread only once it has started.
+///
+/// INVARIANT: after its first `resume`, a `Coroutine` is resumed only on the
+/// thread that first resumed it, unless it was spawned through the `unsafe`
+/// `coroutine::Builder::migratable`. The scheduler upholds this (a started
+/// coroutine is queued only on its home worker) and checks it before every
+/// resume (`Local::run_task` asserts the home).
 pub(crate) struct Coroutine {
     inner: Option<Inner>,
     /// Address of the coroutine's `Yielder`, known after the first resume.
@@ -35,11 +42,19 @@ pub(crate) struct Coroutine {
 }
 
 // SAFETY: corosensei coroutines are `!Send` because arbitrary `!Send` data may
-// sit on their stacks while suspended. The closure a `Coroutine` starts with
-// is `Send`, the runtime's own frames on the stack hold only `Send` data, and
-// the documented rule for users is not to hold `!Send` values (thread-local
-// borrows, std mutex guards) across a blocking call. This is the same trade
-// every stackful work-stealing runtime makes; pinned spawns never move.
+// sit on their stacks while suspended, and moving that data to another
+// thread is what `Send` forbids. Moving the `Coroutine` value itself is fine
+// as long as its stack is never *run* or *unwound* on another thread:
+// - before its first resume the coroutine holds only its closure, which is
+//   `Send` (`Coroutine::new` requires it), so it may start anywhere;
+// - once started it is resumed only on its first thread (the type's
+//   INVARIANT), so whatever `!Send` value is on its stack is touched only by
+//   that thread; the one way around it, `Builder::migratable`, is `unsafe`
+//   and its caller promises that no thread-affine value is on the stack
+//   whenever the coroutine is suspended;
+// - `Drop` never unwinds a suspended stack (it leaks it), and a finished
+//   coroutine has no frames left; so dropping one on another thread runs no
+//   destructor of a value on its stack.
 unsafe impl Send for Coroutine {}
 
 thread_local! {
@@ -154,6 +169,9 @@ pub(crate) fn suspend(why: Suspend) -> bool {
 pub(crate) struct Slot {
     state: ParkState,
     coro: UnsafeCell<Option<Coroutine>>,
+    /// Debug check of the INVARIANT: set while a [`Running`] guard exists.
+    #[cfg(debug_assertions)]
+    running: std::sync::atomic::AtomicBool,
 }
 
 // SAFETY: the `UnsafeCell` is only accessed through the exclusive `Running`
@@ -166,6 +184,8 @@ impl Slot {
         Slot {
             state: ParkState::new_scheduled(),
             coro: UnsafeCell::new(Some(coro)),
+            #[cfg(debug_assertions)]
+            running: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -189,7 +209,9 @@ impl Slot {
             self.state.start_run(),
             "fibra: a coroutine was dequeued while not scheduled"
         );
-        Running { slot: self }
+        let running = Running { slot: self };
+        running.check_held(false);
+        running
     }
 }
 
@@ -199,6 +221,30 @@ pub(crate) struct Running<'a> {
 }
 
 impl Running<'_> {
+    /// Debug check of the Slot INVARIANT: flips the slot's `running` flag
+    /// to `!was`, asserting it was `was`. Called with `false` when a guard
+    /// is made, and with `true` just before the transition out of RUNNING
+    /// that ends it (never after: by then another worker may own the slot).
+    /// A guard dropped without such a transition (a panic in the worker)
+    /// leaves the flag set, as it leaves the state RUNNING: nobody else can
+    /// begin on that slot again.
+    #[inline]
+    fn check_held(&self, was: bool) {
+        #[cfg(debug_assertions)]
+        {
+            let prev = self
+                .slot
+                .running
+                .swap(!was, std::sync::atomic::Ordering::AcqRel);
+            debug_assert_eq!(
+                prev, was,
+                "fibra: two Running guards for one coroutine slot"
+            );
+        }
+        #[cfg(not(debug_assertions))]
+        let _ = was;
+    }
+
     fn coro(&mut self) -> &mut Option<Coroutine> {
         // SAFETY: this guard is the only one in existence for its slot (the
         // Slot INVARIANT), and `&mut self` makes this borrow unique too.
@@ -217,21 +263,26 @@ impl Running<'_> {
     /// The coroutine suspended to park: releases the guard (`Ok`) unless an
     /// unpark arrived meanwhile, in which case it must run again (`Err`).
     pub(crate) fn park(self) -> Result<(), Self> {
+        self.check_held(true);
         if self.slot.state.after_park() {
             Ok(())
         } else {
+            // NOTIFIED went back to RUNNING: the guard lives on.
+            self.check_held(false);
             Err(self)
         }
     }
 
     /// The coroutine yielded: it is SCHEDULED again and must be queued.
     pub(crate) fn yield_now(self) {
+        self.check_held(true);
         self.slot.state.after_yield();
     }
 
     /// The coroutine returned: gives its stack back for reuse.
     pub(crate) fn finish(mut self) -> Option<Stack> {
         let coro = self.coro().take();
+        self.check_held(true);
         self.slot.state.finish();
         coro.and_then(Coroutine::into_stack)
     }

@@ -7,7 +7,7 @@
 //! INVARIANT: `CURRENT` is null or points at a `Task` owned by an `Arc` that
 //! the [`Entered`] guard's borrow keeps alive; the guard resets it on drop.
 //! A `&Task` handed out by [`with`] may sit on the coroutine's stack across a
-//! suspension: the coroutine only ever runs again inside another worker's
+//! suspension: the coroutine only ever runs again inside a worker's
 //! `enter` of the same task, which again holds an `Arc` to it, and a task
 //! whose coroutine never runs again is never read through that reference.
 

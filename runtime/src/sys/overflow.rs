@@ -12,8 +12,7 @@
 //! that stays alive and unmoved until `leave` is called on the same thread.
 
 use std::cell::Cell;
-use std::mem::MaybeUninit;
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Once, OnceLock};
 
 /// What the handler reports about the running coroutine.
 pub(crate) struct Info {
@@ -52,30 +51,42 @@ pub(crate) fn leave(prev: usize) {
 
 const SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
 
-struct Previous(Cell<[MaybeUninit<libc::sigaction>; 2]>);
-// SAFETY: written once inside `INSTALL.call_once` before any handler can run
-// and only read afterwards (by the handler), so there is no data race.
-unsafe impl Sync for Previous {}
-static PREVIOUS: Previous = Previous(Cell::new([MaybeUninit::uninit(); 2]));
+/// The actions [`SIGNALS`] had before ours, in the same order: set once,
+/// before our handler is installed, and only read afterwards (by `chain`;
+/// `OnceLock::get` is a lock-free atomic load, fine in a signal handler).
+static PREVIOUS: OnceLock<[libc::sigaction; 2]> = OnceLock::new();
 static INSTALL: Once = Once::new();
 
 /// Installs the process-wide handler (once) and makes sure the calling thread
 /// has an alternate signal stack to run it on. Call on every worker thread.
+///
+/// The previous actions are read and stored in `PREVIOUS` first and our
+/// handler installed after, so the handler never runs before `PREVIOUS` is
+/// set. The price: an action some other thread installs in between is
+/// replaced without being chained to.
 pub(crate) fn install_on_this_thread() {
     INSTALL.call_once(|| {
-        let mut prev = [MaybeUninit::<libc::sigaction>::uninit(); 2];
-        for (i, sig) in SIGNALS.iter().enumerate() {
+        // SAFETY: `sigaction` is plain old data; all-zero is a valid value.
+        let mut prev: [libc::sigaction; 2] = unsafe { std::mem::zeroed() };
+        for (sig, old) in SIGNALS.iter().zip(prev.iter_mut()) {
+            // SAFETY: a null new action only queries; `old` is valid
+            // writable storage for the current one.
+            unsafe { libc::sigaction(*sig, std::ptr::null(), old) };
+        }
+        if PREVIOUS.set(prev).is_err() {
+            unreachable!("PREVIOUS is set only here, inside INSTALL");
+        }
+        for sig in SIGNALS {
             // SAFETY: `act` is fully initialised (zeroed, then the fields we
-            // use set); `prev[i]` is valid writable storage for the old action.
+            // use set); a null old-action pointer is allowed.
             unsafe {
                 let mut act: libc::sigaction = std::mem::zeroed();
                 act.sa_sigaction = handler as *const () as usize;
                 act.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
                 libc::sigemptyset(&mut act.sa_mask);
-                libc::sigaction(*sig, &act, prev[i].as_mut_ptr());
+                libc::sigaction(sig, &act, std::ptr::null_mut());
             }
         }
-        PREVIOUS.0.set(prev);
     });
     ensure_altstack();
 }
@@ -163,11 +174,11 @@ fn fmt_u64(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
 
 fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     let idx = if sig == libc::SIGSEGV { 0 } else { 1 };
-    let all = PREVIOUS.0.get();
-    // SAFETY: PREVIOUS was initialised by sigaction in `install_on_this_thread`
-    // before this handler was installed, so the entry is initialised.
-    let prev = unsafe { all[idx].assume_init() };
-    let action = prev.sa_sigaction;
+    // `install_on_this_thread` sets PREVIOUS before it installs this handler,
+    // so it is always set here; were it not, the default action is the safe
+    // fallback (no assertion: a panic must not start in a signal handler).
+    let prev = PREVIOUS.get().map(|all| all[idx]);
+    let (action, flags) = prev.map_or((libc::SIG_DFL, 0), |p| (p.sa_sigaction, p.sa_flags));
     if action == libc::SIG_DFL || action == libc::SIG_IGN {
         // Restore the default action and return: the faulting instruction runs
         // again and the kernel delivers the default (core-dumping) signal.
@@ -177,7 +188,7 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
             act.sa_sigaction = libc::SIG_DFL;
             libc::sigaction(sig, &act, std::ptr::null_mut());
         }
-    } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
+    } else if flags & libc::SA_SIGINFO != 0 {
         // SAFETY: the previous handler was registered as a three-argument
         // SA_SIGINFO handler at this address.
         let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =

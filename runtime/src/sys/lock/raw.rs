@@ -1,5 +1,6 @@
-//! `RawLock`: the lock word and waiter queue behind [`super::Mutex`] and
-//! [`super::RwLock`].
+//! `RawLock`: the lock word and waiter queue behind
+//! [`crate::sync::Mutex`] and [`crate::sync::RwLock`]. Private to
+//! [`super`]: only a guard made there may unlock it.
 //!
 //! The word holds `WRITER`, `QUEUED` (the queue is non-empty), `WOKEN`
 //! (the front writer was woken to compete for the lock) and a reader count
@@ -36,7 +37,7 @@ use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::waiter::{lock, Wait};
+use crate::sync::waiter::{lock, Wait};
 use crate::task::{current_unparker, Unparker};
 
 const WRITER: usize = 1;
@@ -86,7 +87,15 @@ struct Queued {
     since: Instant,
 }
 
-pub(crate) struct RawLock {
+/// A lock word and its queue of parked lockers.
+///
+/// INVARIANT: `WRITER` is set in `state` exactly while one holder has the
+/// lock for writing, and then the reader count is zero; otherwise the count
+/// is the number of read holders. A lock is taken only by a successful CAS
+/// on `state` (by the locker, or by `grant_locked` on a queued locker's
+/// behalf, which then sees `GRANTED`) and released only by `unlock_write`
+/// or `unlock_read`, which [`super`] calls from its guards' `Drop` alone.
+pub(super) struct RawLock {
     state: AtomicUsize,
     /// Unlocks that skipped the queue while `WOKEN` was set; a heuristic
     /// count (plain load and store), see [`STARVATION_CHECK_EVERY`].
@@ -95,7 +104,7 @@ pub(crate) struct RawLock {
 }
 
 impl RawLock {
-    pub(crate) const fn new() -> RawLock {
+    pub(super) const fn new() -> RawLock {
         RawLock {
             state: AtomicUsize::new(0),
             passes: AtomicU32::new(0),
@@ -104,7 +113,7 @@ impl RawLock {
     }
 
     #[inline]
-    pub(crate) fn try_write(&self) -> bool {
+    pub(super) fn try_write(&self) -> bool {
         self.state
             .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
@@ -130,7 +139,7 @@ impl RawLock {
         false
     }
 
-    pub(crate) fn try_read(&self) -> bool {
+    pub(super) fn try_read(&self) -> bool {
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             if s & (WRITER | QUEUED) != 0 || s > usize::MAX - 2 * READER {
@@ -161,7 +170,7 @@ impl RawLock {
     /// # Errors
     /// Whatever `wait` returns once it gives up (TimedOut, Canceled).
     #[inline]
-    pub(crate) fn lock(&self, write: bool, wait: Wait) -> io::Result<()> {
+    pub(super) fn lock(&self, write: bool, wait: Wait) -> io::Result<()> {
         if self.try_lock(write) {
             return Ok(());
         }
@@ -293,7 +302,7 @@ impl RawLock {
     }
 
     #[inline]
-    pub(crate) fn unlock_write(&self) {
+    pub(super) fn unlock_write(&self) {
         if self
             .state
             .compare_exchange(WRITER, 0, Ordering::Release, Ordering::Relaxed)
@@ -328,7 +337,7 @@ impl RawLock {
         notify_retry(wake);
     }
 
-    pub(crate) fn unlock_read(&self) {
+    pub(super) fn unlock_read(&self) {
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             // The last reader out with a queue behind it must hand off.
