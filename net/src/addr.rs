@@ -2,8 +2,10 @@
 //!
 //! Literal addresses (`"127.0.0.1:80"`, `"[::1]:80"`, `(ip, port)`) are
 //! parsed in place. Host names go to `getaddrinfo` through
-//! [`fibra_runtime::blocking`], which runs it on the blocking pool and parks
-//! only the calling coroutine.
+//! [`fibra_runtime::blocking_cancelable`], which runs it on the blocking
+//! pool and parks only the calling coroutine. Like every other blocking call
+//! here, a lookup honours cancellation and `with_timeout` scopes: the caller
+//! returns at once, and `getaddrinfo` finishes on the pool.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -155,9 +157,9 @@ fn resolve_host(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
     let host = host.to_owned();
-    fibra_runtime::blocking(move || {
+    fibra_runtime::blocking_cancelable(move || {
         std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port)).map(Iterator::collect)
-    })
+    })?
 }
 
 /// Tries `f` on each address in turn, like Go's dialer: the first success

@@ -6,6 +6,7 @@
 //! FIFO when every thread is busy.
 
 use std::collections::VecDeque;
+use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -93,8 +94,10 @@ fn pool_thread() {
 /// heavy CPU work. Outside a coroutine, `f` simply runs on the caller's
 /// thread.
 ///
-/// The wait is not cancelable: `f` has already started and its result
-/// must be handed back.
+/// The wait ignores cancellation and `with_timeout` scopes: the signature
+/// promises `f`'s value, which only exists once `f` has finished. Code that
+/// may be canceled (a request handler) should use [`blocking_cancelable`],
+/// which returns at once when interrupted.
 ///
 /// # Panics
 /// Re-raises a panic of `f` in the caller.
@@ -106,34 +109,112 @@ where
     if !task::in_coroutine() {
         return f();
     }
-    struct Slot<R> {
-        value: Mutex<Option<thread::Result<R>>>,
-        done: AtomicBool,
-        waiter: Unparker,
-    }
-    let slot = Arc::new(Slot {
-        value: Mutex::new(None),
-        done: AtomicBool::new(false),
-        waiter: task::current_unparker(),
-    });
-    let s = slot.clone();
-    submit(Box::new(move || {
-        let r = panic::catch_unwind(AssertUnwindSafe(f));
-        *s.value.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
-        s.done.store(true, Ordering::Release);
-        s.waiter.unpark();
-    }));
-    while !slot.done.load(Ordering::Acquire) {
+    let job = Call::start(f);
+    while !job.is_done() {
         task::park();
     }
-    let r = slot
-        .value
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-        .expect("blocking result set before done");
-    match r {
-        Ok(v) => v,
-        Err(p) => panic::resume_unwind(p),
+    job.take()
+}
+
+/// [`blocking`], honouring cancellation and the `with_timeout` scope.
+///
+/// When the caller is canceled or the scope's deadline passes, it returns
+/// at once with the error; `f` cannot be stopped (it runs on an OS thread),
+/// so it finishes on the pool and its value is dropped there. Outside a
+/// coroutine and without a scope deadline nothing can interrupt the call,
+/// and `f` runs on the caller's thread.
+///
+/// ```no_run
+/// # fn main() -> std::io::Result<()> {
+/// let text = fibra_runtime::blocking_cancelable(|| std::fs::read_to_string("/etc/hostname"))??;
+/// # let _ = text; Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+/// An [`is_canceled`](crate::is_canceled) error after `cancel()`;
+/// `TimedOut` at the scope deadline. `f`'s own errors arrive inside `Ok`.
+///
+/// # Panics
+/// Re-raises a panic of `f` in the caller (if it is still waiting).
+pub fn blocking_cancelable<F, R>(f: F) -> io::Result<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    if !task::in_coroutine() && task::scope_deadline().is_none() {
+        return Ok(f());
+    }
+    task::check_interrupts(task::effective_deadline(None))?;
+    let job = Call::start(f);
+    while !job.is_done() {
+        if let Err(e) = task::park_deadline(None) {
+            // Done meanwhile: the value is here, take it after all.
+            if job.give_up() {
+                break;
+            }
+            return Err(e);
+        }
+    }
+    Ok(job.take())
+}
+
+/// One call's hand-off between the pool thread and the caller.
+struct Call<R> {
+    value: Mutex<Option<thread::Result<R>>>,
+    done: AtomicBool,
+    /// Whom to wake; `None` once the caller has stopped waiting.
+    waiter: Mutex<Option<Unparker>>,
+}
+
+impl<R: Send + 'static> Call<R> {
+    /// Submits `f` to the pool, to wake the calling coroutine or thread.
+    fn start<F>(f: F) -> Arc<Call<R>>
+    where
+        F: FnOnce() -> R + Send + 'static,
+    {
+        let job = Arc::new(Call {
+            value: Mutex::new(None),
+            done: AtomicBool::new(false),
+            waiter: Mutex::new(Some(task::current_unparker())),
+        });
+        let j = job.clone();
+        submit(Box::new(move || {
+            let r = panic::catch_unwind(AssertUnwindSafe(f));
+            // A caller that gave up has dropped its `Arc`: the value is
+            // dropped here, on the pool thread, with the last reference.
+            *j.value.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+            j.done.store(true, Ordering::Release);
+            let waiter = j.waiter.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(w) = waiter {
+                w.unpark();
+            }
+        }));
+        job
+    }
+
+    fn is_done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Stops waiting, so the pool thread wakes nobody; `true` if the job
+    /// finished meanwhile.
+    fn give_up(&self) -> bool {
+        self.waiter.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.is_done()
+    }
+
+    /// The value of a finished job; re-raises its panic.
+    fn take(&self) -> R {
+        let r = self
+            .value
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .expect("blocking result set before done");
+        match r {
+            Ok(v) => v,
+            Err(p) => panic::resume_unwind(p),
+        }
     }
 }

@@ -70,13 +70,13 @@ pub mod time;
 #[forbid(unsafe_code)]
 mod trace;
 
-pub use blocking::blocking;
+pub use blocking::{blocking, blocking_cancelable};
 pub use local::LocalKey;
 pub use runtime::{run, spawn, JoinHandle};
 pub use task::{
     check_interrupts, current_unparker, effective_deadline, in_coroutine, is_canceled, park,
-    park_deadline, scope_deadline, shield, sleep, sleep_until, with_deadline, with_timeout,
-    yield_now, Canceled, Unparker,
+    park_deadline, scope_deadline, shield, sleep, sleep_cancelable, sleep_until,
+    sleep_until_cancelable, with_deadline, with_timeout, yield_now, Canceled, Unparker,
 };
 
 /// Spawns a coroutine running the given expression or block, like Go's `go`

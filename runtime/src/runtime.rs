@@ -321,10 +321,71 @@ impl<T> JoinHandle<T> {
     /// Waits for the coroutine to finish (parking only the caller) and
     /// returns its value, or the payload of its panic.
     ///
+    /// Like std's `join`, the wait ignores cancellation and `with_timeout`
+    /// scopes: `Err` means "it panicked", and a canceled coroutine often
+    /// joins its children on its way out (`h.cancel(); h.join()`), which
+    /// must not be cut short by its own cancellation. To stop waiting when
+    /// canceled or at the scope deadline (Go's `select` on `done` and
+    /// `ctx.Done()`), use [`join_cancelable`](JoinHandle::join_cancelable).
+    ///
     /// # Errors
     /// `Err(payload)` if the coroutine panicked.
     pub fn join(self) -> Result<T, Box<dyn Any + Send + 'static>> {
         self.wait();
+        self.take_result()
+    }
+
+    /// [`join`](JoinHandle::join), honouring the caller's cancellation and
+    /// the `with_timeout` scope. The handle stays with the caller, who may
+    /// then cancel the coroutine, wait again or drop the handle (detaching
+    /// it).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// let mut h = fibra_runtime::spawn(|| fibra_runtime::sleep(Duration::from_secs(5)));
+    /// match fibra_runtime::with_timeout(Duration::from_secs(1), || h.join_cancelable()) {
+    ///     Ok(Ok(())) => println!("done"),
+    ///     Ok(Err(panic)) => std::panic::resume_unwind(panic),
+    ///     Err(e) => {
+    ///         // Timed out (or we were canceled): stop the child too.
+    ///         h.cancel();
+    ///         println!("gave up: {e}");
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// The outer `Err` is an [`is_canceled`](crate::is_canceled) error
+    /// after the caller's `cancel()`, or `TimedOut` at the scope deadline;
+    /// the coroutine is still running then. The inner `Err` is its panic
+    /// payload, as from `join`. A coroutine that already finished is joined
+    /// even if the caller is canceled.
+    ///
+    /// # Panics
+    /// If the value was already taken by an earlier successful call.
+    pub fn join_cancelable(&mut self) -> io::Result<thread::Result<T>> {
+        if !self.packet.done.load(Ordering::Acquire) {
+            *self.packet.waiter.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(task::current_unparker());
+            while !self.packet.done.load(Ordering::Acquire) {
+                if let Err(e) = task::park_deadline(None) {
+                    // Nobody to wake any more; finished meanwhile counts.
+                    self.packet
+                        .waiter
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take();
+                    if !self.packet.done.load(Ordering::Acquire) {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(self.take_result())
+    }
+
+    fn take_result(&self) -> thread::Result<T> {
         self.packet
             .result
             .lock()

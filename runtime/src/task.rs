@@ -316,12 +316,15 @@ pub fn effective_deadline(deadline: Option<Instant>) -> Option<Instant> {
     }
 }
 
-/// Runs `f` with a deadline `timeout` from now: every cancel-aware blocking
-/// call inside it (socket waits, [`park_deadline`], channel `send`/`recv`,
-/// pool checkout, `Semaphore::acquire`, the `*_cancelable` lock waits)
-/// fails with `TimedOut` once the deadline passes. Like std and Go, plain
-/// `sleep`, `Mutex::lock` and `join` ignore it. Scopes nest; the earliest
-/// deadline wins. Go's `context.WithTimeout`, without passing a context.
+/// Runs `f` with a deadline `timeout` from now: every blocking call inside
+/// it that returns a `Result` (socket waits, [`park_deadline`], channel
+/// `send`/`recv`, pool checkout, `Semaphore::acquire`, the `*_cancelable`
+/// twins such as `JoinHandle::join_cancelable`) fails with `TimedOut` once
+/// the deadline passes, and [`sleep`] returns early. The calls that return
+/// no `Result`, like std's and Go's (`Mutex::lock`, `JoinHandle::join`,
+/// `WaitGroup::wait`, [`blocking`](crate::blocking()), …), ignore it;
+/// docs/runtime.md lists each call. Scopes nest; the earliest deadline
+/// wins. Go's `context.WithTimeout`, without passing a context.
 pub fn with_timeout<R>(timeout: Duration, f: impl FnOnce() -> R) -> R {
     with_deadline(Instant::now() + timeout, f)
 }
@@ -373,28 +376,77 @@ pub fn shield<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Sleeps for `dur`: parks only the calling coroutine (or sleeps the OS
-/// thread outside the runtime). Ignores cancellation; see [`sleep_until`]'s
-/// cancel-aware sibling [`park_deadline`].
+/// thread outside the runtime).
+///
+/// Returns early when the coroutine is canceled or the current
+/// [`with_timeout`] scope's deadline passes, so a canceled handler stops at
+/// once instead of finishing its nap. Returning early cannot mislead the
+/// caller: a sleep promises nothing but time. [`sleep_cancelable`] is the
+/// same wait and says why it ended; after a plain `sleep`,
+/// [`check_interrupts`]`(None)` tells a cancel, and a loop whose only
+/// blocking call is `sleep` must ask one of them, or it spins once canceled.
 pub fn sleep(dur: Duration) {
-    sleep_until(Instant::now() + dur);
+    let _ = sleep_cancelable(dur);
 }
 
-/// Sleeps until `deadline`.
+/// Sleeps until `deadline`; returns early like [`sleep`].
 pub fn sleep_until(deadline: Instant) {
-    match current_task() {
-        Some(t) => {
-            let _timer = crate::time::Timer::new(deadline, Unparker::for_task(t.clone()));
-            while Instant::now() < deadline {
-                park_task(&t);
+    let _ = sleep_until_cancelable(deadline);
+}
+
+/// [`sleep`], reporting an interruption.
+///
+/// # Errors
+/// An [`is_canceled`] error if the coroutine is canceled before `dur` has
+/// passed; `TimedOut` if the current scope's deadline comes first. `Ok` once
+/// `dur` has passed (also when a scope deadline passed at the same time).
+pub fn sleep_cancelable(dur: Duration) -> io::Result<()> {
+    sleep_inner(Instant::now().checked_add(dur))
+}
+
+/// [`sleep_until`], reporting an interruption.
+///
+/// # Errors
+/// As [`sleep_cancelable`].
+pub fn sleep_until_cancelable(deadline: Instant) -> io::Result<()> {
+    sleep_inner(Some(deadline))
+}
+
+/// Sleeps until `deadline` (`None`: a duration too long to represent).
+fn sleep_inner(deadline: Option<Instant>) -> io::Result<()> {
+    loop {
+        let r = if in_coroutine() {
+            park_deadline(deadline)
+        } else {
+            sleep_thread(deadline)
+        };
+        match r {
+            // A spurious wake-up, or a timer that fired a hair early.
+            Ok(()) => {}
+            // The sleep's own deadline is reached: that is success, even if
+            // a scope deadline passed at the same time.
+            Err(e)
+                if e.kind() == io::ErrorKind::TimedOut
+                    && deadline.is_some_and(|d| Instant::now() >= d) =>
+            {
+                return Ok(())
             }
-        }
-        None => {
-            let now = Instant::now();
-            if deadline > now {
-                std::thread::sleep(deadline - now);
-            }
+            Err(e) => return Err(e),
         }
     }
+}
+
+/// [`park_deadline`] for a sleeping OS thread: `std::thread::sleep`, so
+/// the thread's park token (which other waits rely on) is left alone. A
+/// thread cannot be canceled; only the scope deadline can cut it short.
+fn sleep_thread(deadline: Option<Instant>) -> io::Result<()> {
+    let deadline = effective_deadline(deadline);
+    check_interrupts(deadline)?;
+    match deadline {
+        Some(d) => std::thread::sleep(d.saturating_duration_since(Instant::now())),
+        None => std::thread::sleep(Duration::from_secs(3600)),
+    }
+    check_interrupts(deadline)
 }
 
 /// Identity of a coroutine, like [`std::thread::Thread`].

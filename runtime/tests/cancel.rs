@@ -101,7 +101,8 @@ fn sleep_loop_is_canceled_and_reports_progress() {
 #[test]
 fn canceled_before_blocking_fails_at_the_next_call() {
     let h = spawn(|| {
-        fibra_runtime::sleep(Duration::from_millis(20)); // plain sleep ignores cancel
+        // Shielded, so the cancel surely lands before the next call.
+        shield(|| fibra_runtime::sleep(Duration::from_millis(20)));
         let first = park_deadline(None).unwrap_err();
         let second = park_deadline(Some(Instant::now())).unwrap_err();
         (first, second)

@@ -778,7 +778,13 @@ fn reconnect(shared: &Shared) -> Option<Established> {
         } else {
             random_u64() % jitter
         };
-        fibra_runtime::sleep(opts.reconnect_wait + Duration::from_nanos(extra));
+        // A canceled (or timed-out) driver gives up reconnecting rather
+        // than retrying without a pause.
+        if fibra_runtime::sleep_cancelable(opts.reconnect_wait + Duration::from_nanos(extra))
+            .is_err()
+        {
+            return None;
+        }
     }
 }
 

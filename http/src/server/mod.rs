@@ -307,8 +307,13 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, handler: &Arc<dyn H
                     return;
                 }
                 // Out of file descriptors and the like: pause, then retry.
+                // A pause cut short (canceled, or the `with_timeout` scope
+                // `serve` runs in has passed) ends the loop instead of
+                // spinning on `accept`'s errors.
                 tracing::warn!(error = %e, "fibra-http: accept failed");
-                fibra_runtime::sleep(Duration::from_millis(20));
+                if fibra_runtime::sleep_cancelable(Duration::from_millis(20)).is_err() {
+                    return;
+                }
             }
         }
     }

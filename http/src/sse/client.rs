@@ -162,8 +162,10 @@ impl EventSource {
     /// stream ended for good (closed, `204`, or reconnection off).
     ///
     /// # Errors
-    /// A failed reconnection attempt (the next call tries again) or a
-    /// refusal (status, content type) after which the stream is done.
+    /// A failed reconnection attempt (the next call tries again), the
+    /// pause before it cut short by cancellation or a `with_timeout` scope
+    /// (likewise), or a refusal (status, content type) after which the
+    /// stream is done.
     pub fn next_event(&mut self) -> io::Result<Option<Event>> {
         loop {
             if let Some(ev) = self.queue.pop_front() {
@@ -173,7 +175,7 @@ impl EventSource {
                 return Ok(None);
             }
             let Some(conn) = self.conn.as_mut() else {
-                fibra_runtime::sleep(self.retry());
+                fibra_runtime::sleep_cancelable(self.retry())?;
                 match self.open() {
                     Ok(Some(c)) => self.conn = Some(c),
                     Ok(None) => self.done = true,

@@ -11,10 +11,16 @@
 //!   competes with newcomers (as in Go's `sync.Mutex`) until it has waited
 //!   1 ms, then gets the lock by hand-off, so nobody starves. The
 //!   uncontended path of a lock is a single CAS each way.
-//! - **Cancellation.** Lock and wait methods behave like their std/Go
-//!   namesakes and ignore `cancel()` and `with_timeout` scopes;
-//!   `*_cancelable` variants honour both and return `io::Result`.
-//!   [`Semaphore::acquire`] is cancel-aware by default.
+//! - **Cancellation.** Methods with a std/Go namesake that returns no
+//!   `Result` keep its signature and, like it, ignore `cancel()` and
+//!   `with_timeout` scopes (`Mutex::lock`, `RwLock::read`/`write`,
+//!   `Condvar::wait`, `WaitGroup::wait`, `Barrier::wait`,
+//!   `OnceCell::get_or_init`): each returns something (a guard, "all
+//!   done", a value) that an early return would fake. Each has a
+//!   `*_cancelable` twin that honours both and returns `io::Result`; use
+//!   the twin wherever the waiter may be canceled. [`Semaphore::acquire`]
+//!   already returns `io::Result` and is cancel-aware itself. The bounded
+//!   `*_timeout` waits ignore both. docs/runtime.md has the table.
 
 mod barrier;
 mod condvar;

@@ -24,8 +24,12 @@ use crate::sys::lock::{MutexCell, MutexCellGuard};
 ///   for a case most programs treat as fatal anyway, and coroutines already
 ///   report panics through `join()`; keep invariants panic-safe or abort.
 /// - **Cancellation:** [`lock`](Mutex::lock) waits until it gets the lock,
-///   ignoring `cancel()` and `with_timeout` scopes, like Go's `sync.Mutex`;
-///   [`lock_cancelable`](Mutex::lock_cancelable) honours both.
+///   ignoring `cancel()` and `with_timeout` scopes, like Go's `sync.Mutex`
+///   and std's: it must return a guard, a lock usually guards a short
+///   critical section, and cleanup code of a canceled coroutine still needs
+///   the lock. Where the wait can be long (a lock held across I/O), use
+///   [`lock_cancelable`](Mutex::lock_cancelable), which honours both:
+///   `let mut g = m.lock_cancelable()?;`.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -61,7 +65,9 @@ impl<T> Mutex<T> {
 
 impl<T: ?Sized> Mutex<T> {
     /// Locks, parking the coroutine (or blocking the OS thread) until the
-    /// lock is free. Ignores cancellation and `with_timeout` scopes.
+    /// lock is free. Ignores cancellation and `with_timeout` scopes (see the
+    /// type's docs); [`lock_cancelable`](Mutex::lock_cancelable) honours
+    /// them.
     #[inline]
     pub fn lock(&self) -> MutexGuard<'_, T> {
         match self.cell.try_lock() {

@@ -1,6 +1,7 @@
 //! [`OnceCell`]: a write-once cell whose concurrent initialisers park.
 
 use std::fmt;
+use std::io;
 
 use super::Mutex;
 
@@ -11,6 +12,15 @@ use super::Mutex;
 /// worker thread) until it finishes. If the initialiser panics, the cell
 /// stays empty and the next waiter runs its own initialiser. Reads after
 /// initialisation are one atomic load.
+///
+/// The waits of [`get_or_init`](OnceCell::get_or_init),
+/// [`get_or_try_init`](OnceCell::get_or_try_init) and
+/// [`set`](OnceCell::set) ignore cancellation and `with_timeout` scopes,
+/// like std's: they return the value, which exists only once an
+/// initialiser has finished. The `*_cancelable` twins stop waiting for
+/// another caller's initialiser when canceled or at the scope deadline
+/// (the caller's own initialiser is not interrupted by the cell; what it
+/// calls may be).
 pub struct OnceCell<T> {
     value: std::sync::OnceLock<T>,
     /// Serialises initialisers, so `value`'s own blocking never triggers.
@@ -67,6 +77,39 @@ impl<T> OnceCell<T> {
             return Ok(v);
         }
         let _init = self.init.lock();
+        if let Some(v) = self.value.get() {
+            return Ok(v);
+        }
+        let v = f()?;
+        Ok(self.value.get_or_init(|| v))
+    }
+
+    /// [`get_or_init`](OnceCell::get_or_init), honouring cancellation and
+    /// the scope deadline while another caller's initialiser runs.
+    ///
+    /// # Errors
+    /// An [`is_canceled`](crate::is_canceled) error after `cancel()`;
+    /// `TimedOut` at the scope deadline. The cell is left as it was.
+    pub fn get_or_init_cancelable(&self, f: impl FnOnce() -> T) -> io::Result<&T> {
+        self.get_or_try_init_cancelable(|| Ok::<T, io::Error>(f()))
+    }
+
+    /// [`get_or_try_init`](OnceCell::get_or_try_init), honouring
+    /// cancellation and the scope deadline while another caller's
+    /// initialiser runs.
+    ///
+    /// # Errors
+    /// The initialiser's error, or the interruption converted into `E`
+    /// (canceled or `TimedOut`, as for
+    /// [`get_or_init_cancelable`](OnceCell::get_or_init_cancelable)).
+    pub fn get_or_try_init_cancelable<E: From<io::Error>>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<&T, E> {
+        if let Some(v) = self.value.get() {
+            return Ok(v);
+        }
+        let _init = self.init.lock_cancelable()?;
         if let Some(v) = self.value.get() {
             return Ok(v);
         }

@@ -18,8 +18,9 @@ use crate::sys::lock::{RwCell, RwCellReadGuard, RwCellWriteGuard};
 /// waking it to compete with newcomers, and by hand-off once it has waited
 /// 1 ms. So neither readers nor writers starve. No poisoning, for the reasons given on
 /// [`super::Mutex`]. [`read`](RwLock::read) and [`write`](RwLock::write)
-/// ignore cancellation and `with_timeout` scopes; the `_cancelable`
-/// variants honour both.
+/// ignore cancellation and `with_timeout` scopes, like std's and for the
+/// reasons given on [`super::Mutex`]; the `_cancelable` variants honour
+/// both and are the ones to use where the wait can be long.
 ///
 /// `RwLock<T>` is `Sync` when `T: Send + Sync` and `Send` when `T: Send`,
 /// like std's.

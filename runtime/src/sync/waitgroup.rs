@@ -71,8 +71,13 @@ impl WaitGroup {
         lock(&self.inner).count
     }
 
-    /// Parks until the count is zero. Ignores cancellation and
-    /// `with_timeout` scopes, like Go's.
+    /// Parks until the count is zero.
+    ///
+    /// Ignores cancellation and `with_timeout` scopes, like Go's: returning
+    /// means "all done", which an early return would falsely say, and a
+    /// canceled coroutine often cancels its workers and then waits for
+    /// them to wind down. Use [`wait_cancelable`](WaitGroup::wait_cancelable)
+    /// to stop waiting when canceled or at the scope deadline.
     pub fn wait(&self) {
         self.wait_inner(Wait::Forever)
             .expect("an unbounded wait cannot fail");
@@ -86,8 +91,20 @@ impl WaitGroup {
 
     /// Waits, honouring cancellation and the `with_timeout` scope deadline.
     ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fibra_runtime::sync::WaitGroup;
+    ///
+    /// let wg = WaitGroup::new();
+    /// wg.add(1); // never done
+    /// let r = fibra_runtime::with_timeout(Duration::from_millis(10), || wg.wait_cancelable());
+    /// assert_eq!(r.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// ```
+    ///
     /// # Errors
-    /// `TimedOut` at the scope deadline; a canceled error on `cancel()`.
+    /// `TimedOut` at the scope deadline; an
+    /// [`is_canceled`](crate::is_canceled) error on `cancel()`. A count
+    /// already at zero returns `Ok` even then.
     pub fn wait_cancelable(&self) -> io::Result<()> {
         self.wait_inner(Wait::Interruptible(None))
     }
