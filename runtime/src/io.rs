@@ -320,7 +320,11 @@ impl Registration {
         if poll.is_some() || self.src.closed.load(Ordering::Acquire) {
             return Ok(());
         }
-        let home = task::current_task().map_or(NO_HOME, |t| t.home());
+        // A coroutine of another runtime waiting on this one's socket has
+        // no home here.
+        let home = task::current_task()
+            .filter(|t| Arc::ptr_eq(&t.rt, &self.rt))
+            .map_or(NO_HOME, |t| t.home());
         let worker = self.rt.reactor_for(home);
         let (registry, sources) = self.rt.reactor(worker);
         let token = sources.insert(self.src.clone());

@@ -57,6 +57,8 @@ const LIFO_STREAK: u32 = 3;
 const MAINTENANCE_TICK: u32 = 61;
 const SPIN_ROUNDS: u32 = 32;
 const STACK_CACHE: usize = 64;
+/// Most coroutines moved from the inbox to the private queue at once.
+const INBOX_BATCH: usize = 256;
 
 /// Runtime settings, fixed at build time.
 #[derive(Clone, Debug)]
@@ -341,7 +343,10 @@ impl Shared {
         deadline: Instant,
         unparker: Unparker,
     ) -> Option<(usize, Key)> {
-        let hint = unparker.task().map_or(NO_HOME, |t| t.home());
+        let hint = unparker
+            .task()
+            .filter(|t| Arc::ptr_eq(&t.rt, self))
+            .map_or(NO_HOME, |t| t.home());
         let here = current_worker(self);
         let wi = match here {
             Some(i) => i,
@@ -470,11 +475,24 @@ impl Local {
             }
         }
         self.lifo_streak.set(0);
+        // Started coroutines (private) and unstarted ones (the deque) take
+        // turns: with either queue first every time, a steady stream of
+        // wake-ups on one side would starve the other (10,000 spawned
+        // clients of which the first 6,000 kept waking never let the rest
+        // start).
+        let unstarted_first = tick & 1 == 0;
+        if unstarted_first {
+            if let Some(t) = self.deque.pop() {
+                return Some(t);
+            }
+        }
         if let Some(t) = self.private.borrow_mut().pop_front() {
             return Some(t);
         }
-        if let Some(t) = self.deque.pop() {
-            return Some(t);
+        if !unstarted_first {
+            if let Some(t) = self.deque.pop() {
+                return Some(t);
+            }
         }
         self.pop_global()
     }
@@ -485,6 +503,16 @@ impl Local {
         let inbox = &self.me().inbox;
         if !inbox.is_empty() {
             if let Some(t) = steal_one(|| inbox.steal()) {
+                // Take the rest of what is there too (it all lives here), so
+                // that coroutines woken by other threads are not served one
+                // per maintenance tick while local work keeps coming.
+                let mut private = self.private.borrow_mut();
+                for _ in 0..INBOX_BATCH {
+                    match steal_one(|| inbox.steal()) {
+                        Some(more) => private.push_back(more),
+                        None => break,
+                    }
+                }
                 return Some(t);
             }
         }
