@@ -7,8 +7,10 @@
 //! readiness wakes it with no cross-thread traffic, and a socket that never
 //! has to wait costs no `epoll_ctl` at all. (An accepted socket handed to a
 //! new coroutine is registered where that coroutine runs, not where it was
-//! accepted.) Registering after a `WouldBlock` loses nothing: `EPOLL_CTL_ADD`
-//! of a ready descriptor reports it at once.
+//! accepted.) A socket registered on one worker that a coroutine of another
+//! worker later waits on alone (a connection handed over, a pooled
+//! connection) moves to that worker's poll. Registering after a `WouldBlock`
+//! loses nothing: `EPOLL_CTL_ADD` of a ready descriptor reports it at once.
 //!
 //! Each source keeps a readiness word (the ready bits plus a counter bumped
 //! on every event) and separate reader and writer waiter lists, so one
@@ -92,8 +94,9 @@ pub(crate) struct IoSource {
     closed: AtomicBool,
     readers: Mutex<Waiters>,
     writers: Mutex<Waiters>,
-    /// Whether `poll` is set (a lock-free fast path for `ensure_registered`).
-    registered: AtomicBool,
+    /// The worker in `poll`, or `NO_HOME` (a lock-free fast path for
+    /// `register_here`).
+    owner: AtomicUsize,
     /// The worker whose poll the descriptor is registered with, and its
     /// token there; `None` until the first wait.
     poll: Mutex<Option<(usize, Token)>>,
@@ -116,6 +119,23 @@ impl IoSource {
         }
         for w in rest {
             w.unpark();
+        }
+    }
+
+    /// Whether the caller, already queued in `dir`'s list, is the only
+    /// waiter in either direction.
+    fn only_waiter(&self, dir: Direction) -> bool {
+        let (mine, other) = match dir {
+            Direction::Read => (&self.readers, &self.writers),
+            Direction::Write => (&self.writers, &self.readers),
+        };
+        let alone = {
+            let l = mine.lock().unwrap_or_else(|e| e.into_inner());
+            l.rest.is_empty()
+        };
+        alone && {
+            let l = other.lock().unwrap_or_else(|e| e.into_inner());
+            l.first.is_none() && l.rest.is_empty()
         }
     }
 
@@ -299,7 +319,7 @@ impl Registration {
             closed: AtomicBool::new(false),
             readers: Mutex::new(Waiters::default()),
             writers: Mutex::new(Waiters::default()),
-            registered: AtomicBool::new(false),
+            owner: AtomicUsize::new(NO_HOME),
             poll: Mutex::new(None),
         });
         Ok(Registration {
@@ -310,22 +330,43 @@ impl Registration {
         })
     }
 
-    /// Registers the descriptor with the poll of the worker serving the
-    /// caller, unless it is registered already (or closed).
-    fn ensure_registered(&self) -> io::Result<()> {
-        if self.src.registered.load(Ordering::Acquire) {
+    /// Makes sure the descriptor is registered, preferably with the poll of
+    /// the worker the calling coroutine lives on.
+    ///
+    /// Unregistered: it joins the poll of the worker serving the caller.
+    /// Registered with another worker's poll while the caller is its only
+    /// waiter: it moves (`EPOLL_CTL_DEL` there, `EPOLL_CTL_ADD` here), so a
+    /// socket handed to a coroutine on another worker (a connection made by
+    /// one coroutine and used by another, a pooled connection) is woken
+    /// where its user lives instead of through a cross-thread wake-up on
+    /// every event; the move costs two syscalls once. With another waiter
+    /// present (a reader here, a writer there) it stays where it is and
+    /// wakes the other side through its home's inbox. The ADD reports a
+    /// descriptor that is already ready, so a move loses no event.
+    fn register_here(&self, dir: Direction) -> io::Result<()> {
+        let here = task::current_task()
+            .filter(|t| Arc::ptr_eq(&t.rt, &self.rt))
+            .map_or(NO_HOME, |t| t.home());
+        let owner = self.src.owner.load(Ordering::Acquire);
+        if owner != NO_HOME && (owner == here || here == NO_HOME) {
             return Ok(());
         }
         let mut poll = self.src.poll.lock().unwrap_or_else(|e| e.into_inner());
-        if poll.is_some() || self.src.closed.load(Ordering::Acquire) {
+        if self.src.closed.load(Ordering::Acquire) {
             return Ok(());
         }
-        // A coroutine of another runtime waiting on this one's socket has
-        // no home here.
-        let home = task::current_task()
-            .filter(|t| Arc::ptr_eq(&t.rt, &self.rt))
-            .map_or(NO_HOME, |t| t.home());
-        let worker = self.rt.reactor_for(home);
+        if let Some((worker, token)) = *poll {
+            if worker == here || here == NO_HOME || !self.src.only_waiter(dir) {
+                return Ok(());
+            }
+            let (registry, sources) = self.rt.reactor(worker);
+            sources.remove(token);
+            *poll = None;
+            self.src.owner.store(NO_HOME, Ordering::Release);
+            // Failing here leaves it unregistered; the ADD below tries anew.
+            let _ = registry.deregister(&mut SourceFd(&self.fd));
+        }
+        let worker = self.rt.reactor_for(here);
         let (registry, sources) = self.rt.reactor(worker);
         let token = sources.insert(self.src.clone());
         if let Err(e) = registry.register(&mut SourceFd(&self.fd), token, self.interest) {
@@ -333,7 +374,7 @@ impl Registration {
             return Err(e);
         }
         *poll = Some((worker, token));
-        self.src.registered.store(true, Ordering::Release);
+        self.src.owner.store(worker, Ordering::Release);
         Ok(())
     }
 
@@ -465,7 +506,7 @@ impl Registration {
         // An event that landed between our readiness check and the push
         // would have found an empty list: look again before parking. A
         // registration made here reports a ready descriptor at once.
-        let r = match self.ensure_registered() {
+        let r = match self.register_here(dir) {
             Err(e) => Err(e),
             Ok(()) if self.src.readiness.load(Ordering::Acquire) & dir.mask() != 0 => Ok(()),
             Ok(()) => task::park_deadline(deadline),
@@ -483,7 +524,7 @@ impl Registration {
     pub fn deregister<S: Source + AsRawFd + ?Sized>(&self, source: &mut S) -> io::Result<()> {
         debug_assert_eq!(source.as_raw_fd(), self.fd, "deregister of another source");
         let mut poll = self.src.poll.lock().unwrap_or_else(|e| e.into_inner());
-        // Registered through its descriptor (`ensure_registered`), so
+        // Registered through its descriptor (`register_here`), so
         // deregistered the same way: mio's own sources track which registry
         // they joined and would refuse.
         let r = match *poll {
@@ -502,6 +543,7 @@ impl Registration {
         if !self.src.closed.swap(true, Ordering::AcqRel) {
             if let Some((worker, token)) = poll.take() {
                 self.rt.reactor(worker).1.remove(token);
+                self.src.owner.store(NO_HOME, Ordering::Release);
             }
             self.src.set_ready(READY_MASK);
         }

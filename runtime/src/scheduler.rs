@@ -148,6 +148,7 @@ pub(crate) fn current_shared() -> Option<Arc<Shared>> {
 }
 
 /// The index of the calling thread among `rt`'s workers, if it is one.
+#[inline(never)]
 pub(crate) fn current_worker(rt: &Arc<Shared>) -> Option<usize> {
     LOCAL.with(|l| {
         l.borrow()
@@ -343,14 +344,20 @@ impl Shared {
         deadline: Instant,
         unparker: Unparker,
     ) -> Option<(usize, Key)> {
-        let hint = unparker
-            .task()
-            .filter(|t| Arc::ptr_eq(&t.rt, self))
-            .map_or(NO_HOME, |t| t.home());
         let here = current_worker(self);
         let wi = match here {
             Some(i) => i,
-            None => self.reactor_for(hint),
+            None => {
+                let home = unparker
+                    .task()
+                    .filter(|t| Arc::ptr_eq(&t.rt, self))
+                    .map_or(NO_HOME, |t| t.home());
+                if home != NO_HOME {
+                    home
+                } else {
+                    self.any_worker()
+                }
+            }
         };
         let w = &self.workers[wi];
         let (res, tick) = {

@@ -146,3 +146,53 @@ fn pinned_coroutines_start_where_they_are_spawned() {
         "a pinned coroutine ran away from the worker it was spawned on"
     );
 }
+
+/// A socket handed from coroutine to coroutine across workers, with one
+/// registration: each new user's first wait moves it to its own worker's
+/// poll, and no byte or wake-up is lost on the way.
+#[test]
+fn a_socket_handed_between_workers_keeps_working() {
+    let rt = runtime::Builder::new().workers(2).build().unwrap();
+    let total = rt.block_on(|| {
+        let (mut a, mut b) = mio::net::UnixStream::pair().unwrap();
+        let reg = Registration::new(&mut a).unwrap();
+        let shared = Arc::new((a, reg));
+        let writer = spawn(move || {
+            for i in 0..200u8 {
+                fibra_runtime::sleep(Duration::from_micros(300));
+                b.write_all(&[i]).unwrap();
+            }
+        });
+        let mut total = 0usize;
+        for round in 0..20u8 {
+            // A fresh coroutine each round, on whichever worker takes it.
+            let s = shared.clone();
+            let h = spawn(move || {
+                let (sock, reg) = &*s;
+                let mut got = Vec::new();
+                while got.len() < 10 {
+                    let mut buf = [0u8; 16];
+                    let want = 10 - got.len();
+                    let n = reg
+                        .do_io(Direction::Read, None, || {
+                            let mut r: &mio::net::UnixStream = sock;
+                            r.read(&mut buf[..want])
+                        })
+                        .unwrap();
+                    assert!(n > 0, "EOF in round {round}");
+                    got.extend_from_slice(&buf[..n]);
+                }
+                got
+            });
+            let got = h.join().unwrap();
+            let start = round * 10;
+            assert_eq!(got, (start..start + 10).collect::<Vec<_>>());
+            total += got.len();
+        }
+        writer.join().unwrap();
+        let (mut a, reg) = Arc::into_inner(shared).unwrap();
+        reg.deregister(&mut a).unwrap();
+        total
+    });
+    assert_eq!(total, 200);
+}
