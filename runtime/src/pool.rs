@@ -8,7 +8,9 @@
 //! so [`crate::with_timeout`] scopes apply). Waiters are served first come,
 //! first served: a returned connection, or a slot freed by a discarded one, goes
 //! to the oldest waiter, never to a newcomer. Connections are opened outside
-//! the pool's lock, and user hooks never run under it.
+//! the pool's lock, and user hooks never run under it. The checkout timeout
+//! bounds opening a connection too: `Manage::connect` runs in a
+//! [`crate::with_deadline`] scope.
 //!
 //! ```
 //! use fibra_runtime::pool::{Manage, Pool};
@@ -48,7 +50,9 @@ pub trait Manage: Send + Sync + 'static {
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Opens a new connection. Runs outside the pool's lock and may block
-    /// (parking the calling coroutine).
+    /// (parking the calling coroutine), inside a `with_deadline` scope set
+    /// to the checkout's deadline: blocking calls that honour scopes (all
+    /// of fibra's socket calls and DNS) stop there.
     ///
     /// # Errors
     /// Whatever prevented the connection; [`Pool::get`] returns it as
@@ -233,8 +237,13 @@ impl<M: Manage> Builder<M> {
         self
     }
 
-    /// How long [`Pool::get`] waits for a connection; `None` waits forever
-    /// (an enclosing `with_timeout` scope still applies).
+    /// How long [`Pool::get`] may take in all: waiting in line *and*
+    /// opening a new connection. [`Manage::connect`] runs under this
+    /// deadline as a `with_deadline` scope, so its DNS lookup, TCP connect
+    /// and handshake stop at it, and a checkout that times out while
+    /// connecting frees its slot. `None` waits forever (an enclosing
+    /// `with_timeout` scope still applies). The background reaper's opens
+    /// for `min_idle` are bounded by it too.
     pub fn checkout_timeout(mut self, timeout: Option<Duration>) -> Builder<M> {
         self.config.checkout_timeout = timeout;
         self
@@ -530,17 +539,31 @@ impl<M: Manage> Shared<M> {
         }
     }
 
-    /// Opens a connection into a slot already counted in `total`.
-    fn open(&self) -> Result<Conn<M::Conn>, M::Error> {
-        match self.manager.connect() {
+    /// Opens a connection into a slot already counted in `total`, with
+    /// `deadline` as the scope deadline of every blocking call inside
+    /// [`Manage::connect`] (DNS, the TCP connect, a handshake), so a server
+    /// that accepts and never answers cannot hold the caller, or the slot,
+    /// past it. A failed connect frees the slot; one that failed because the
+    /// deadline passed or the caller was canceled is reported as
+    /// [`PoolError::TimedOut`]/[`PoolError::Canceled`], like a wait in line.
+    fn open(&self, deadline: Option<Instant>) -> Result<Conn<M::Conn>, PoolError<M::Error>> {
+        let r = match deadline {
+            Some(d) => task::with_deadline(d, || self.manager.connect()),
+            None => self.manager.connect(),
+        };
+        match r {
             Ok(raw) => Ok(Conn {
                 raw,
                 created: Instant::now(),
             }),
             Err(e) => {
+                let err = match task::check_interrupts(deadline) {
+                    Ok(()) => PoolError::Connect(e),
+                    Err(w) => PoolError::from_wait(&w),
+                };
                 let wake = Self::release_slot(&mut self.state());
                 wake_up(wake);
-                Err(e)
+                Err(err)
             }
         }
     }
@@ -567,8 +590,11 @@ impl<M: Manage> Shared<M> {
         st.total += want;
         drop(st);
         drop(expired);
+        // A background open is bounded like a checkout's, so a stalled
+        // server cannot keep the slots it holds.
+        let deadline = self.config.checkout_timeout.map(|t| Instant::now() + t);
         for opened in 0..want {
-            match self.open() {
+            match self.open(deadline) {
                 Ok(conn) => {
                     let mut st = self.state();
                     st.created += 1;
@@ -629,11 +655,15 @@ impl<M: Manage> Pool<M> {
     /// returned), else a new one if the pool is below `max_size`, else waits
     /// in line for one to come back. Parks only the calling coroutine.
     ///
+    /// The checkout timeout (and an enclosing `with_timeout` scope) covers
+    /// the whole call, opening a connection included: [`Manage::connect`]
+    /// runs inside a `with_deadline` scope set to it.
+    ///
     /// # Errors
     /// [`PoolError::TimedOut`] after the checkout timeout or an enclosing
-    /// `with_timeout` deadline; [`PoolError::Canceled`] if the coroutine is
-    /// (or gets) canceled; [`PoolError::Connect`] if opening a connection
-    /// fails.
+    /// `with_timeout` deadline, whether waiting in line or connecting;
+    /// [`PoolError::Canceled`] if the coroutine is (or gets) canceled;
+    /// [`PoolError::Connect`] if opening a connection fails before then.
     pub fn get(&self) -> Result<PooledConn<M>, PoolError<M::Error>> {
         self.get_deadline(None)
     }
@@ -674,7 +704,11 @@ impl<M: Manage> Pool<M> {
                     return Ok(self.guard(conn));
                 }
                 Grant::Slot => {
-                    let conn = sh.open().map_err(PoolError::Connect)?;
+                    let conn = sh.open(deadline).inspect_err(|e| {
+                        if e.is_timeout() {
+                            sh.state().timeouts += 1;
+                        }
+                    })?;
                     let mut st = sh.state();
                     st.created += 1;
                     st.in_use += 1;

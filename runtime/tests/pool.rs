@@ -359,3 +359,136 @@ fn pool_and_guard_cross_threads() {
     send::<fibra_runtime::pool::PooledConn<Fake>>();
     send_sync::<PoolError<io::Error>>();
 }
+
+/// Connects to a server that accepts and never answers, then waits for its
+/// greeting with no deadline of its own: only the checkout deadline can end
+/// the wait.
+struct Silent {
+    addr: std::net::SocketAddr,
+}
+
+impl Manage for Silent {
+    type Conn = mio::net::TcpStream;
+    type Error = io::Error;
+
+    fn connect(&self) -> io::Result<mio::net::TcpStream> {
+        use fibra_runtime::io::{Direction, Registration};
+        let mut s = mio::net::TcpStream::connect(self.addr)?;
+        let reg = Registration::new(&mut s)?;
+        let mut greeting = [0u8; 16];
+        let r = reg.do_io(Direction::Read, None, || {
+            io::Read::read(&mut s, &mut greeting)
+        });
+        reg.deregister(&mut s)?;
+        r.map(|_| s)
+    }
+}
+
+/// Runs `test` on its own thread and fails with `name` if it is still
+/// running after 10 s.
+fn watchdog(name: &'static str, test: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            test();
+            let _ = tx.send(());
+        })
+        .expect("spawn test thread");
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(()) => t.join().expect("finished"),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{name}: still running after 10 s")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(p) = t.join() {
+                std::panic::resume_unwind(p);
+            }
+        }
+    }
+}
+
+#[test]
+fn checkout_timeout_covers_opening_a_connection() {
+    watchdog("checkout_timeout_covers_opening_a_connection", || {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Accepts (the kernel does, into the backlog) and never answers.
+        let limit = Duration::from_millis(200);
+        let pool = Pool::builder()
+            .max_size(1)
+            .checkout_timeout(Some(limit))
+            .build(Silent { addr });
+        fibra_runtime::run(move || {
+            for round in 0..2 {
+                let start = Instant::now();
+                let e = pool.get().unwrap_err();
+                let took = start.elapsed();
+                assert!(e.is_timeout(), "round {round}: {e}");
+                assert!(
+                    took >= limit,
+                    "round {round}: gave up early, after {took:?}"
+                );
+                assert!(
+                    took < limit + Duration::from_millis(300),
+                    "round {round}: took {took:?} for a {limit:?} checkout timeout"
+                );
+                // The slot was freed: the second round opens again rather
+                // than waiting in line for a slot that never comes back.
+                let s = pool.stats();
+                assert_eq!((s.total, s.in_use, s.waiting), (0, 0, 0), "{s:?}");
+                assert_eq!(s.timeouts, round + 1);
+            }
+            // get_timeout and an enclosing scope bound the connect too.
+            let start = Instant::now();
+            assert!(pool
+                .get_timeout(Duration::from_millis(50))
+                .unwrap_err()
+                .is_timeout());
+            let e = fibra_runtime::with_timeout(Duration::from_millis(50), || pool.get());
+            assert!(e.unwrap_err().is_timeout());
+            assert!(start.elapsed() < Duration::from_millis(100 + 300));
+        });
+        drop(listener);
+    });
+}
+
+#[test]
+fn a_waiter_gets_the_slot_of_a_checkout_that_timed_out_connecting() {
+    watchdog(
+        "a_waiter_gets_the_slot_of_a_checkout_that_timed_out_connecting",
+        || {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let pool = Pool::builder()
+                .max_size(1)
+                .checkout_timeout(None)
+                .build(Silent { addr });
+            fibra_runtime::run(move || {
+                let p = pool.clone();
+                let first = spawn(move || {
+                    fibra_runtime::with_timeout(Duration::from_millis(100), || p.get().map(|_| ()))
+                });
+                let p = pool.clone();
+                wait_until(|| p.stats().total == 1);
+                // Waits in line for the slot the first checkout holds while it
+                // connects; once that one times out, this one connects in turn.
+                let p = pool.clone();
+                let second = spawn(move || {
+                    fibra_runtime::with_timeout(Duration::from_millis(300), || p.get().map(|_| ()))
+                });
+                let p = pool.clone();
+                wait_until(|| p.stats().waiting == 1);
+                assert!(first.join().unwrap().unwrap_err().is_timeout());
+                assert!(second.join().unwrap().unwrap_err().is_timeout());
+                let s = pool.stats();
+                assert_eq!(
+                    (s.total, s.waiting, s.timeouts, s.waits),
+                    (0, 0, 2, 1),
+                    "{s:?}"
+                );
+            });
+            drop(listener);
+        },
+    );
+}

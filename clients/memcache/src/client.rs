@@ -35,6 +35,7 @@ pub struct Builder {
     servers: Vec<String>,
     connect_timeout: Option<Duration>,
     timeout: Option<Duration>,
+    keepalive: Option<Duration>,
     checkout_timeout: Option<Duration>,
     max_connections: usize,
     retry_attempts: u32,
@@ -56,8 +57,8 @@ impl Builder {
         self
     }
 
-    /// How long opening a connection may take (default 1 s; `None`: no
-    /// limit beyond an enclosing `with_timeout`).
+    /// How long opening a connection may take, DNS included (default 1 s;
+    /// `None`: no limit beyond an enclosing `with_timeout`).
     pub fn connect_timeout(mut self, t: Option<Duration>) -> Builder {
         self.connect_timeout = t;
         self
@@ -69,8 +70,16 @@ impl Builder {
         self
     }
 
-    /// How long a call waits for a free pooled connection to a node
-    /// (default 1 s).
+    /// TCP keep-alive on each connection: `Some(period)` probes after
+    /// `period` of silence, then every `period`; `None` turns it off
+    /// (default 5 minutes).
+    pub fn keepalive(mut self, period: Option<Duration>) -> Builder {
+        self.keepalive = period;
+        self
+    }
+
+    /// How long a call waits for a pooled connection to a node, opening
+    /// one included (default 1 s).
     pub fn checkout_timeout(mut self, t: Option<Duration>) -> Builder {
         self.checkout_timeout = t;
         self
@@ -131,6 +140,7 @@ impl Builder {
                 port,
                 connect_timeout: self.connect_timeout,
                 io_timeout: self.timeout.filter(|t| !t.is_zero()),
+                keepalive: self.keepalive,
                 generation: Default::default(),
             };
             let pool = Pool::builder()
@@ -420,13 +430,16 @@ impl Client {
     }
 
     /// A [`Builder`] with the defaults: 1 s connect, I/O and checkout
-    /// timeouts, 16 connections per node, `retry_attempts` 2,
-    /// `retry_timeout` 1 s, `dead_timeout` 60 s (pymemcache's defaults).
+    /// timeouts (a cache miss is cheaper than a slow cache), TCP
+    /// keep-alive every 5 minutes, 16 connections per node,
+    /// `retry_attempts` 2, `retry_timeout` 1 s, `dead_timeout` 60 s
+    /// (pymemcache's defaults).
     pub fn builder() -> Builder {
         Builder {
             servers: Vec::new(),
             connect_timeout: Some(Duration::from_secs(1)),
             timeout: Some(Duration::from_secs(1)),
+            keepalive: Some(Duration::from_secs(300)),
             checkout_timeout: Some(Duration::from_secs(1)),
             max_connections: 16,
             retry_attempts: 2,

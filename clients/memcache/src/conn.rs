@@ -136,6 +136,7 @@ pub(crate) struct Manager {
     pub(crate) port: u16,
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) io_timeout: Option<Duration>,
+    pub(crate) keepalive: Option<Duration>,
     /// Bumped on every network failure of the node: connections opened
     /// before it (idle in the pool while the node went down) are closed
     /// instead of reused.
@@ -153,18 +154,31 @@ impl Manage for Manager {
     type Conn = Connection;
     type Error = io::Error;
 
+    /// The connect timeout is one scope deadline over DNS and every
+    /// address tried, so a stalling resolver cannot exceed it either.
     fn connect(&self) -> io::Result<Connection> {
+        match self.connect_timeout.filter(|t| !t.is_zero()) {
+            Some(t) => fibra_runtime::with_timeout(t, || self.open()),
+            None => self.open(),
+        }
+    }
+
+    fn has_broken(&self, conn: &mut Connection) -> bool {
+        // A reply left unread also puts the stream out of step.
+        conn.broken || conn.start != conn.end || self.is_stale(conn)
+    }
+}
+
+impl Manager {
+    fn open(&self) -> io::Result<Connection> {
         let generation = self.generation.load(Ordering::Acquire);
         let addrs = fibra_net::lookup_host((self.host.as_str(), self.port))?;
         let mut last = None;
         for addr in addrs {
-            let r = match self.connect_timeout {
-                Some(t) if !t.is_zero() => TcpStream::connect_timeout(&addr, t),
-                _ => TcpStream::connect(addr),
-            };
-            match r {
+            match TcpStream::connect(addr) {
                 Ok(s) => {
                     s.set_nodelay(true)?;
+                    s.set_keepalive(self.keepalive)?;
                     s.set_read_timeout(self.io_timeout)?;
                     s.set_write_timeout(self.io_timeout)?;
                     return Ok(Connection::new(s, generation));
@@ -173,10 +187,5 @@ impl Manage for Manager {
             }
         }
         Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address")))
-    }
-
-    fn has_broken(&self, conn: &mut Connection) -> bool {
-        // A reply left unread also puts the stream out of step.
-        conn.broken || conn.start != conn.end || self.is_stale(conn)
     }
 }

@@ -963,6 +963,7 @@ pub(crate) fn open_stream(config: &Config) -> Result<(Stream, Option<Vec<u8>>)> 
         Host::Tcp(host) => {
             let tcp = TcpStream::connect((host.as_str(), config.port))?;
             tcp.set_nodelay(true)?;
+            tcp.set_keepalive(config.keepalive)?;
             tls_upgrade(config, host, tcp)
         }
     }

@@ -101,6 +101,7 @@ pub struct Config {
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) write_timeout: Option<Duration>,
+    pub(crate) keepalive: Option<Duration>,
     pub(crate) ssl_mode: SslMode,
     pub(crate) ssl_root_cert: Option<PathBuf>,
     pub(crate) channel_binding: ChannelBinding,
@@ -117,6 +118,9 @@ impl std::fmt::Debug for Config {
             .field("dbname", &self.dbname)
             .field("application_name", &self.application_name)
             .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .field("keepalive", &self.keepalive)
             .field("ssl_mode", &self.ssl_mode)
             .finish_non_exhaustive()
     }
@@ -130,7 +134,11 @@ impl Default for Config {
 
 impl Config {
     /// Defaults: `localhost:5432`, user `postgres`, database named after the
-    /// user, no timeouts, `sslmode=prefer`, a statement cache of 256.
+    /// user, 5 s to connect (DNS, TLS and authentication included), no read
+    /// or write timeout (a query may legitimately run for minutes: bound it
+    /// with `with_timeout` or the server's `statement_timeout`), TCP
+    /// keep-alive every 5 minutes, `sslmode=prefer`, a statement cache of
+    /// 256. docs/guide.md ("Client timeouts") explains the choice.
     pub fn new() -> Config {
         Config {
             host: Host::Tcp("localhost".into()),
@@ -140,9 +148,10 @@ impl Config {
             dbname: None,
             application_name: None,
             options: None,
-            connect_timeout: None,
+            connect_timeout: Some(Duration::from_secs(5)),
             read_timeout: None,
             write_timeout: None,
+            keepalive: Some(Duration::from_secs(300)),
             ssl_mode: SslMode::Prefer,
             ssl_root_cert: None,
             channel_binding: ChannelBinding::Prefer,
@@ -203,22 +212,35 @@ impl Config {
         self
     }
 
-    /// Limit on connecting and authenticating.
+    /// Limit on connecting as a whole: DNS, the TCP connect, TLS and
+    /// authentication (default 5 s; `None`: no limit, as libpq's
+    /// `connect_timeout=0`).
     pub fn connect_timeout(mut self, t: Option<Duration>) -> Config {
         self.connect_timeout = t;
         self
     }
 
     /// Socket read timeout for every call (a query slower than this fails
-    /// with a timeout and the connection is closed).
+    /// with a timeout and the connection is closed). Default `None`: set it
+    /// only above your slowest query.
     pub fn read_timeout(mut self, t: Option<Duration>) -> Config {
         self.read_timeout = t;
         self
     }
 
-    /// Socket write timeout.
+    /// Socket write timeout (default `None`).
     pub fn write_timeout(mut self, t: Option<Duration>) -> Config {
         self.write_timeout = t;
+        self
+    }
+
+    /// TCP keep-alive: `Some(period)` probes an idle connection after
+    /// `period` of silence, then every `period`, so a server that vanished
+    /// fails the waiting call instead of leaving it hanging; `None` turns
+    /// it off. Default 5 minutes (pgx's). The connection string's
+    /// `keepalives=0` and `keepalives_idle=SECS` set it too.
+    pub fn keepalive(mut self, period: Option<Duration>) -> Config {
+        self.keepalive = period;
         self
     }
 
@@ -293,6 +315,18 @@ impl Config {
             "application_name" => self.application_name = Some(value.to_owned()),
             "options" => self.options = Some(value.to_owned()),
             "connect_timeout" => self.connect_timeout = secs(value)?,
+            "keepalives" => {
+                if value == "0" {
+                    self.keepalive = None;
+                } else if self.keepalive.is_none() {
+                    self.keepalive = Some(Duration::from_secs(300));
+                }
+            }
+            "keepalives_idle" => {
+                if self.keepalive.is_some() {
+                    self.keepalive = secs(value)?.or(self.keepalive);
+                }
+            }
             "channel_binding" => {
                 self.channel_binding = match value {
                     "disable" => ChannelBinding::Disable,
@@ -312,10 +346,7 @@ impl Config {
                 }
             }
             // Accepted and ignored, as libpq does for settings it does not use.
-            "client_encoding"
-            | "fallback_application_name"
-            | "keepalives"
-            | "target_session_attrs" => {}
+            "client_encoding" | "fallback_application_name" | "target_session_attrs" => {}
             _ => return Err(Error::config(format!("unknown setting {key:?}"))),
         }
         Ok(self)

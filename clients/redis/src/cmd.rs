@@ -74,6 +74,51 @@ impl Cmd {
         self.argc
     }
 
+    /// The arguments, the name first.
+    fn args(&self) -> impl Iterator<Item = &[u8]> {
+        let mut rest = &self.args[..];
+        std::iter::from_fn(move || {
+            // Each argument is `$<len>\r\n<bytes>\r\n`.
+            let nl = rest.iter().position(|&b| b == b'\n')?;
+            let len: usize = std::str::from_utf8(rest.get(1..nl.checked_sub(1)?)?)
+                .ok()?
+                .parse()
+                .ok()?;
+            let arg = rest.get(nl + 1..nl + 1 + len)?;
+            rest = rest.get(nl + 1 + len + 2..).unwrap_or_default();
+            Some(arg)
+        })
+    }
+
+    /// How long the server may legitimately hold the reply of a blocking
+    /// command (`BLPOP`, `BRPOP`, `BLMOVE`, `BRPOPLPUSH`, `BLMPOP`,
+    /// `BZPOPMIN`, `BZPOPMAX`, `BZMPOP`, `XREAD`/`XREADGROUP … BLOCK`,
+    /// `WAIT`, `WAITAOF`): `None` for other commands, `Some(None)` for a
+    /// blocking command that waits for ever (timeout 0), `Some(Some(t))`
+    /// otherwise. The connection's read timeout is stretched to cover it,
+    /// as go-redis does.
+    pub(crate) fn block_timeout(&self) -> Option<Option<std::time::Duration>> {
+        let args: Vec<&[u8]> = self.args().collect();
+        let name = args.first()?.to_ascii_uppercase();
+        let num = |a: &[u8]| -> Option<f64> { std::str::from_utf8(a).ok()?.parse().ok() };
+        let secs = match name.as_slice() {
+            b"BLPOP" | b"BRPOP" | b"BLMOVE" | b"BRPOPLPUSH" | b"BZPOPMIN" | b"BZPOPMAX" => {
+                num(args.last()?)?
+            }
+            b"BLMPOP" | b"BZMPOP" => num(args.get(1)?)?,
+            b"WAIT" | b"WAITAOF" => num(args.last()?)? / 1000.0,
+            b"XREAD" | b"XREADGROUP" => {
+                let at = args.iter().position(|a| a.eq_ignore_ascii_case(b"BLOCK"))?;
+                num(args.get(at + 1)?)? / 1000.0
+            }
+            _ => return None,
+        };
+        if secs <= 0.0 || !secs.is_finite() {
+            return Some(None);
+        }
+        Some(std::time::Duration::try_from_secs_f64(secs).ok())
+    }
+
     /// Appends the command's wire form to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(b'*');
@@ -270,5 +315,42 @@ impl Pipeline {
     /// As [`Pipeline::query`].
     pub fn execute(&self, conn: &mut Connection) -> Result<()> {
         self.query::<Value>(conn).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod block_timeout_tests {
+    use super::cmd;
+    use std::time::Duration;
+
+    #[test]
+    fn blocking_commands_say_how_long_they_may_block() {
+        let s = |t: f64| Some(Some(Duration::from_secs_f64(t)));
+        assert_eq!(cmd("GET").arg("k").block_timeout(), None);
+        assert_eq!(
+            cmd("BLPOP").arg("a").arg("b").arg(2.5).block_timeout(),
+            s(2.5)
+        );
+        assert_eq!(cmd("blpop").arg("a").arg(0).block_timeout(), Some(None));
+        assert_eq!(
+            cmd("BLMPOP")
+                .arg(7)
+                .arg(1)
+                .arg("k")
+                .arg("LEFT")
+                .block_timeout(),
+            s(7.0)
+        );
+        assert_eq!(cmd("WAIT").arg(1).arg(1500).block_timeout(), s(1.5));
+        let x = cmd("XREAD").arg("COUNT").arg(1).arg("BLOCK").arg(250);
+        assert_eq!(x.arg("STREAMS").arg("s").arg("$").block_timeout(), s(0.25));
+        assert_eq!(
+            cmd("XREAD")
+                .arg("STREAMS")
+                .arg("s")
+                .arg("0")
+                .block_timeout(),
+            None
+        );
     }
 }

@@ -84,11 +84,8 @@ fn connect_tcp(info: &ConnectionInfo) -> Result<TcpStream> {
     let addrs: Vec<SocketAddr> = fibra_net::lookup_host((info.host.as_str(), info.port))?;
     let mut last = None;
     for a in addrs {
-        let r = match info.connect_timeout {
-            Some(t) => TcpStream::connect_timeout(&a, t),
-            None => TcpStream::connect(a),
-        };
-        match r {
+        // The connect timeout is the enclosing scope (Connection::connect).
+        match TcpStream::connect(a) {
             Ok(s) => return Ok(s),
             Err(e) => last = Some(e),
         }
@@ -114,9 +111,20 @@ impl Connection {
     /// # Errors
     /// Socket errors (refused, timed out), TLS errors, and the server's
     /// errors for `AUTH` (`WRONGPASS`), `SELECT` and `CLIENT SETNAME`.
+    ///
+    /// The connect timeout ([`ConnectionInfo::with_connect_timeout`]) bounds
+    /// all of it, DNS and the handshake included.
     pub fn connect(info: &ConnectionInfo) -> Result<Connection> {
+        match info.connect_timeout {
+            Some(t) => fibra_runtime::with_timeout(t, || Connection::start(info)),
+            None => Connection::start(info),
+        }
+    }
+
+    fn start(info: &ConnectionInfo) -> Result<Connection> {
         let tcp = connect_tcp(info)?;
         tcp.set_nodelay(true)?;
+        tcp.set_keepalive(info.keepalive)?;
         tcp.set_read_timeout(info.read_timeout)?;
         tcp.set_write_timeout(info.write_timeout)?;
         let stream = if info.tls {
@@ -255,7 +263,11 @@ impl Connection {
         c.encode(&mut self.wbuf);
         let r = self.stream.write_all(&self.wbuf);
         self.io(r)?;
-        match self.read_reply()? {
+        let reply = match c.block_timeout() {
+            Some(block) => self.read_reply_blocking(block),
+            None => self.read_reply(),
+        };
+        match reply? {
             Value::Error(e) => Err(e.into()),
             v => Ok(v),
         }
@@ -267,6 +279,21 @@ impl Connection {
     /// As [`Connection::request`], plus conversion errors.
     pub fn query<T: crate::FromRedis>(&mut self, c: &Cmd) -> Result<T> {
         T::from_redis(self.request(c)?)
+    }
+
+    /// Reads the reply of a blocking command that the server may hold for
+    /// `block` (`None`: for ever): the read timeout, if any, is stretched
+    /// to `block` plus itself (go-redis adds 10 s; this adds the read
+    /// timeout, 3 s by default), or lifted for an endless block.
+    fn read_reply_blocking(&mut self, block: Option<Duration>) -> Result<Value> {
+        let Some(base) = self.read_timeout else {
+            return self.read_reply();
+        };
+        let stretched = block.map(|b| b + base);
+        self.stream.tcp().set_read_timeout(stretched)?;
+        let r = self.read_reply();
+        self.stream.tcp().set_read_timeout(Some(base))?;
+        r
     }
 
     fn check(&self) -> Result<()> {

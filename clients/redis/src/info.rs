@@ -42,6 +42,7 @@ pub struct ConnectionInfo {
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) write_timeout: Option<Duration>,
+    pub(crate) keepalive: Option<Duration>,
     pub(crate) limits: Limits,
     #[cfg(feature = "tls")]
     pub(crate) tls_connector: Option<fibra_net::tls::TlsConnector>,
@@ -68,10 +69,18 @@ fn percent_decode(s: &str) -> Result<String> {
     String::from_utf8(out).map_err(|_| Error::config("URL credentials are not UTF-8"))
 }
 
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(3);
+const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(3);
+const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(300);
+
 impl ConnectionInfo {
     /// Settings for `host:port` with the defaults: RESP3, database 0, no
-    /// credentials, a 5-second connect timeout and no read or write
-    /// timeout.
+    /// credentials, and go-redis's timeouts: 5 s to connect (DNS and
+    /// handshake included), 3 s per socket read and per write, TCP
+    /// keep-alive every 5 minutes. Blocking commands (`BLPOP`, `XREAD
+    /// BLOCK`, …) stretch the read timeout by their own timeout, and a
+    /// [`PubSub`](crate::PubSub) subscriber lifts it while it waits for
+    /// messages. docs/guide.md ("Client timeouts") compares the clients.
     pub fn new(host: impl Into<String>, port: u16) -> ConnectionInfo {
         ConnectionInfo {
             host: host.into(),
@@ -83,8 +92,9 @@ impl ConnectionInfo {
             client_name: None,
             protocol: Protocol::Resp3,
             connect_timeout: Some(Duration::from_secs(5)),
-            read_timeout: None,
-            write_timeout: None,
+            read_timeout: Some(DEFAULT_READ_TIMEOUT),
+            write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
+            keepalive: Some(DEFAULT_KEEPALIVE),
             limits: Limits::default(),
             #[cfg(feature = "tls")]
             tls_connector: None,
@@ -251,8 +261,9 @@ impl ConnectionInfo {
         self
     }
 
-    /// Bounds connecting (per address tried); `None` waits as long as the
-    /// OS does.
+    /// Bounds connecting as a whole: DNS, the TCP connect (all addresses
+    /// tried), TLS and the handshake (`HELLO`, `AUTH`, `SELECT`). Default
+    /// 5 s; `None` waits as long as the OS does.
     #[must_use]
     pub fn with_connect_timeout(mut self, t: Option<Duration>) -> ConnectionInfo {
         self.connect_timeout = t;
@@ -260,17 +271,28 @@ impl ConnectionInfo {
     }
 
     /// Bounds each socket read (and so each reply); a reply that times out
-    /// breaks the connection, since its bytes may still arrive.
+    /// breaks the connection, since its bytes may still arrive. Default
+    /// 3 s; `None` waits for ever. A blocking command's reply may take its
+    /// own timeout longer.
     #[must_use]
     pub fn with_read_timeout(mut self, t: Option<Duration>) -> ConnectionInfo {
         self.read_timeout = t;
         self
     }
 
-    /// Bounds each socket write.
+    /// Bounds each socket write. Default 3 s; `None` waits for ever.
     #[must_use]
     pub fn with_write_timeout(mut self, t: Option<Duration>) -> ConnectionInfo {
         self.write_timeout = t;
+        self
+    }
+
+    /// TCP keep-alive: `Some(period)` probes an idle connection after
+    /// `period` of silence, then every `period`, so a peer that vanished
+    /// is noticed; `None` turns it off. Default 5 minutes (go-redis's).
+    #[must_use]
+    pub fn with_keepalive(mut self, period: Option<Duration>) -> ConnectionInfo {
+        self.keepalive = period;
         self
     }
 

@@ -140,9 +140,14 @@ impl PubSub {
         Ok(PubSub::new(Connection::connect(info)?))
     }
 
-    /// Turns a connection into a subscriber. Its read timeout then bounds
-    /// [`PubSub::next_message`] waits without breaking it.
-    pub fn new(conn: Connection) -> PubSub {
+    /// Turns a connection into a subscriber. A subscriber waits for
+    /// messages as long as it takes, so the connection's read timeout (3 s
+    /// by default) is lifted; TCP keep-alive still notices a vanished
+    /// server. Bound a wait with [`PubSub::next_message_timeout`], or set a
+    /// read timeout again with [`PubSub::set_read_timeout`].
+    pub fn new(mut conn: Connection) -> PubSub {
+        // Only fails on a closed socket, which the first call reports.
+        let _ = conn.set_read_timeout(None);
         PubSub {
             conn,
             pending: VecDeque::new(),
@@ -260,6 +265,16 @@ impl PubSub {
             Err(e) if e.is_timeout() && !self.conn.is_broken() => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Bounds each [`PubSub::next_message`] wait (`None`, the default for
+    /// a subscriber: no bound); a wait that times out leaves the
+    /// subscriber usable.
+    ///
+    /// # Errors
+    /// Setting the socket option.
+    pub fn set_read_timeout(&mut self, t: Option<Duration>) -> Result<()> {
+        self.conn.set_read_timeout(t)
     }
 
     /// The messages as an iterator; it ends after yielding an error other

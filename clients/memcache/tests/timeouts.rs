@@ -1,0 +1,72 @@
+//! Timeouts against a server that accepts connections and never answers:
+//! a call ends within scheduling slack of the I/O timeout, with the
+//! default and with a setting of our own. Each test runs under a watchdog.
+//! (memcached has no handshake: against such a server the TCP connect,
+//! and so a pool checkout that opens a connection, succeeds at once.)
+
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use fibra_memcache::Client;
+
+/// Scheduling slack allowed past a timeout.
+const SLACK: Duration = Duration::from_millis(300);
+const WATCHDOG: Duration = Duration::from_secs(10);
+
+/// Runs `test` in a coroutine on its own thread; fails with `name` if it
+/// is still running after `WATCHDOG`.
+fn watchdog(name: &'static str, test: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel();
+    let t = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            fibra_runtime::run(test);
+            let _ = tx.send(());
+        })
+        .unwrap();
+    match rx.recv_timeout(WATCHDOG) {
+        Ok(()) => t.join().unwrap(),
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{name}: still running after {WATCHDOG:?}"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(p) = t.join() {
+                std::panic::resume_unwind(p);
+            }
+        }
+    }
+}
+
+#[track_caller]
+fn get_times_out_after(client: &Client, limit: Duration) {
+    let start = Instant::now();
+    let e = client.get("k").expect_err("a silent server cannot answer");
+    let took = start.elapsed();
+    assert!(e.is_timeout(), "not a timeout: {e}");
+    assert!(
+        took + Duration::from_millis(5) >= limit,
+        "gave up early: {took:?} < {limit:?}"
+    );
+    assert!(
+        took < limit + SLACK,
+        "took {took:?} for a {limit:?} timeout"
+    );
+}
+
+#[test]
+fn io_timeout_bounds_a_reply() {
+    watchdog("io_timeout_bounds_a_reply", || {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let client = Client::new([addr.as_str()]).unwrap();
+        get_times_out_after(&client, Duration::from_secs(1));
+
+        let limit = Duration::from_millis(250);
+        let client = Client::builder()
+            .server(addr)
+            .timeout(Some(limit))
+            .build()
+            .unwrap();
+        get_times_out_after(&client, limit);
+        drop(l);
+    });
+}
