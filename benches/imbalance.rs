@@ -84,12 +84,16 @@ fn run(name: &str, migratable: bool) {
         x
     });
     std::thread::sleep(Duration::from_millis(50));
-    let pt = per_thread.clone();
+    let finished = Arc::new(AtomicU64::new(0));
+    let (pt, fin) = (per_thread.clone(), finished.clone());
     let acceptor = server.spawn(move || {
         for _ in 0..CONNS {
             let (conn, _) = listener.accept().expect("accept");
-            let pt = pt.clone();
-            let handler = move || echo(conn, &pt);
+            let (pt, fin) = (pt.clone(), fin.clone());
+            let handler = move || {
+                echo(conn, &pt);
+                fin.fetch_add(1, Ordering::Release);
+            };
             if migratable {
                 let b = fibra::coroutine::Builder::new();
                 // SAFETY: `echo` keeps only `Send` values on its stack (the
@@ -146,6 +150,12 @@ fn run(name: &str, migratable: bool) {
     load.join().expect("load");
     let secs = t.elapsed().as_secs_f64().max(LOAD.as_secs_f64());
     let rate = ops.load(Ordering::Relaxed) as f64 / secs;
+    // Closing the clients ends the handlers, which then report.
+    drop(client);
+    let until = Instant::now() + Duration::from_secs(10);
+    while finished.load(Ordering::Acquire) < CONNS as u64 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     println!("BENCH {name} {rate:.0} ops/s");
     eprintln!(
         "{name}: round trips per server thread {:?}",
