@@ -66,6 +66,8 @@ mod sys;
 #[forbid(unsafe_code)]
 mod task;
 #[forbid(unsafe_code)]
+mod ticker;
+#[forbid(unsafe_code)]
 pub mod time;
 #[forbid(unsafe_code)]
 mod trace;
