@@ -17,9 +17,9 @@
 pub use fibra_runtime::{
     blocking, blocking_cancelable, chan, check_interrupts, coroutine, coroutine_local,
     current_unparker, effective_deadline, go, in_coroutine, io, is_canceled, park, park_deadline,
-    pool, run, runtime, scope_deadline, select, shield, sleep, sleep_cancelable, sleep_until,
-    sleep_until_cancelable, spawn, sync, time, with_deadline, with_timeout, yield_now, Canceled,
-    JoinHandle, LocalKey, Unparker,
+    pool, run, runtime, scope_deadline, select, shield, signal, sleep, sleep_cancelable,
+    sleep_until, sleep_until_cancelable, spawn, sync, time, with_deadline, with_timeout, yield_now,
+    Canceled, JoinHandle, LocalKey, Unparker,
 };
 
 pub use fibra_http as http;

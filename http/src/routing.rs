@@ -116,13 +116,19 @@ impl Router {
         route: &str,
         handler: impl Handler,
     ) -> Result<&mut Router, InsertError> {
-        self.insert(method, route, Arc::new(handler), Arc::from(Vec::new()))?;
+        self.insert(
+            Some(method),
+            route,
+            Arc::new(handler),
+            Arc::from(Vec::new()),
+        )?;
         Ok(self)
     }
 
+    /// Registers `handler` for `method` (`None`: every method) on `route`.
     fn insert(
         &mut self,
-        method: Method,
+        method: Option<Method>,
         route: &str,
         handler: Arc<dyn Handler>,
         middleware: Arc<[Shared]>,
@@ -132,7 +138,75 @@ impl Router {
             middleware,
             route: Arc::from(route),
         };
-        self.routes.route(method.as_str(), route, endpoint)
+        match method {
+            Some(method) => self.routes.route(method.as_str(), route, endpoint),
+            None => self.routes.route_any(route, endpoint),
+        }
+    }
+
+    /// Registers `handler` for requests of every method whose path matches
+    /// `route`, like a Go `ServeMux` pattern without a method. A route
+    /// registered for the request's own method wins over it.
+    ///
+    /// # Errors
+    /// As [`Router::try_route`], the conflicts being with other routes for
+    /// every method.
+    pub fn try_any(
+        &mut self,
+        route: &str,
+        handler: impl Handler,
+    ) -> Result<&mut Router, InsertError> {
+        self.insert(None, route, Arc::new(handler), Arc::from(Vec::new()))?;
+        Ok(self)
+    }
+
+    /// Registers `handler` for every method on `route` (see
+    /// [`Router::try_any`]).
+    ///
+    /// # Panics
+    /// As [`Router::route`].
+    pub fn any(&mut self, route: &str, handler: impl Handler) -> &mut Router {
+        if let Err(e) = self.try_any(route, handler) {
+            panic!("fibra-http: cannot register {route} for every method: {e}");
+        }
+        self
+    }
+
+    /// Go's subtree pattern: `prefix` (which ends with `/`) and every path
+    /// under it, for every method. `subtree("/publish/", h)` registers
+    /// `/publish/` and `/publish/*rest` with [`Router::any`], so `h` serves
+    /// `/publish/`, `/publish/a` and `/publish/a/b` and reads what follows
+    /// the prefix with `req.param("rest")` (`None` for the prefix itself);
+    /// the trailing-slash redirect sends `/publish` to `/publish/` (`301`
+    /// for `GET` and `HEAD`, `308` for other methods, where Go always
+    /// answers `301`). More specific routes registered beside it win, as in
+    /// Go; `subtree("/", h)` catches every path no other route matches.
+    ///
+    /// ```
+    /// use fibra_http::{handler_fn, Router};
+    ///
+    /// let mut router = Router::new();
+    /// router.subtree("/publish/", handler_fn(|req, resp| {
+    ///     resp.text(format!("publishing {:?}\n", req.param("rest")));
+    ///     Ok(())
+    /// }));
+    /// router.get("/publish/status", handler_fn(|_, resp| {
+    ///     resp.text("ok\n");
+    ///     Ok(())
+    /// }));
+    /// ```
+    ///
+    /// # Panics
+    /// When `prefix` does not start and end with `/`, or conflicts with a
+    /// route registered for every method (see [`Router::route`]).
+    pub fn subtree(&mut self, prefix: &str, handler: impl Handler) -> &mut Router {
+        let handler: Arc<dyn Handler> = Arc::new(handler);
+        for route in subtree_routes(prefix) {
+            if let Err(e) = self.insert(None, &route, handler.clone(), Arc::from(Vec::new())) {
+                panic!("fibra-http: cannot register subtree {prefix}: {e}");
+            }
+        }
+        self
     }
 
     /// Registers `handler` for `method` requests whose path matches `route`.
@@ -295,6 +369,18 @@ impl Router {
     }
 }
 
+/// The two routes of a subtree pattern: the prefix and its catch-all.
+///
+/// # Panics
+/// When `prefix` does not start and end with `/`.
+fn subtree_routes(prefix: &str) -> [String; 2] {
+    assert!(
+        prefix.starts_with('/') && prefix.ends_with('/'),
+        "fibra-http: a subtree prefix starts and ends with `/`, not {prefix:?}"
+    );
+    [prefix.to_owned(), format!("{prefix}*rest")]
+}
+
 impl Handler for Router {
     fn call(&self, req: &mut Request, resp: &mut Response) -> Result<(), Error> {
         if self.middleware.is_empty() {
@@ -379,6 +465,16 @@ impl Group<'_> {
         route: &str,
         handler: impl Handler,
     ) -> Result<&mut Self, InsertError> {
+        self.try_insert(Some(method), route, Arc::new(handler))?;
+        Ok(self)
+    }
+
+    fn try_insert(
+        &mut self,
+        method: Option<Method>,
+        route: &str,
+        handler: Arc<dyn Handler>,
+    ) -> Result<(), InsertError> {
         if !route.starts_with('/') {
             return Err(InsertError::Malformed {
                 route: route.to_owned(),
@@ -388,9 +484,40 @@ impl Group<'_> {
         self.routed = true;
         let full = format!("{}{route}", self.prefix);
         let chain: Arc<[Shared]> = Arc::from(self.middleware.clone());
-        self.router
-            .insert(method, &full, Arc::new(handler), chain)?;
-        Ok(self)
+        self.router.insert(method, &full, handler, chain)
+    }
+
+    /// Registers `handler` for every method on the group's prefix followed
+    /// by `route`; see [`Router::any`].
+    ///
+    /// # Panics
+    /// As [`Router::route`].
+    pub fn any(&mut self, route: &str, handler: impl Handler) -> &mut Self {
+        if let Err(e) = self.try_insert(None, route, Arc::new(handler)) {
+            panic!(
+                "fibra-http: cannot register {}{route} for every method: {e}",
+                self.prefix
+            );
+        }
+        self
+    }
+
+    /// Go's subtree pattern under the group's prefix; see
+    /// [`Router::subtree`].
+    ///
+    /// # Panics
+    /// As [`Router::subtree`].
+    pub fn subtree(&mut self, prefix: &str, handler: impl Handler) -> &mut Self {
+        let handler: Arc<dyn Handler> = Arc::new(handler);
+        for route in subtree_routes(prefix) {
+            if let Err(e) = self.try_insert(None, &route, handler.clone()) {
+                panic!(
+                    "fibra-http: cannot register subtree {}{prefix}: {e}",
+                    self.prefix
+                );
+            }
+        }
+        self
     }
 
     /// Registers `handler` for `method` on the group's prefix followed by

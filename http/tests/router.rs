@@ -720,3 +720,32 @@ fn matches_like_a_naive_matcher_on_random_route_sets() {
         "{hits} {redirects} {misses}"
     );
 }
+
+#[test]
+fn routes_for_every_method_come_after_the_methods_own() {
+    let mut r = Router::new();
+    r.route("GET", "/a/:x", "get").unwrap();
+    r.route_any("/a/:y", "any").unwrap();
+    r.route_any("/sub/", "sub").unwrap();
+    r.route_any("/sub/*rest", "sub-rest").unwrap();
+    r.group("/g").route_any("/h", "g-any").unwrap();
+    assert!(matches!(
+        r.route_any("/a/:z", "x"),
+        Err(InsertError::Conflict { .. })
+    ));
+    let found = |method, path| match r.lookup(method, path) {
+        Lookup::Found(m) => *m.value,
+        other => panic!("{method} {path}: {other:?}"),
+    };
+    assert_eq!(found("GET", "/a/1"), "get");
+    assert_eq!(found("DELETE", "/a/1"), "any");
+    assert_eq!(found("BREW", "/sub/"), "sub");
+    assert_eq!(found("GET", "/sub/x/y"), "sub-rest");
+    assert_eq!(found("PUT", "/g/h"), "g-any");
+    // The bare prefix redirects for any method; no 405 where `any` matches.
+    assert_eq!(
+        r.lookup("POST", "/sub"),
+        Lookup::RedirectTrailingSlash("/sub/".to_owned())
+    );
+    assert_eq!(r.lookup("POST", "/nowhere"), Lookup::NotFound);
+}

@@ -8,11 +8,11 @@
 //! until readiness, the deadline, or cancellation. No other retry loop exists.
 
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fibra_runtime::io::{Direction, Registration};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use mio::event::Source;
 
@@ -23,13 +23,19 @@ pub(crate) struct Evented<S: Source + AsRawFd> {
     /// `None` only after [`Evented::into_inner`] took it out.
     io: Option<S>,
     reg: Registration,
+    /// Set by [`Evented::close`]: every operation fails with [`closed`].
+    closed: AtomicBool,
 }
 
 impl<S: Source + AsRawFd> Evented<S> {
     /// Registers `io`, which must already be non-blocking.
     pub(crate) fn new(mut io: S) -> io::Result<Evented<S>> {
         let reg = Registration::new(&mut io)?;
-        Ok(Evented { io: Some(io), reg })
+        Ok(Evented {
+            io: Some(io),
+            reg,
+            closed: AtomicBool::new(false),
+        })
     }
 
     /// The source, for non-blocking calls (socket options, addresses).
@@ -47,7 +53,9 @@ impl<S: Source + AsRawFd> Evented<S> {
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
         let io = self.io();
-        self.reg.do_io(Direction::Read, deadline, || op(io))
+        self.reg.do_io(Direction::Read, deadline, || {
+            self.check_open().and_then(|()| op(io))
+        })
     }
 
     /// As [`Evented::read_with`], on write readiness.
@@ -57,7 +65,9 @@ impl<S: Source + AsRawFd> Evented<S> {
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
         let io = self.io();
-        self.reg.do_io(Direction::Write, deadline, || op(io))
+        self.reg.do_io(Direction::Write, deadline, || {
+            self.check_open().and_then(|()| op(io))
+        })
     }
 
     /// A stream read or write of at most `want` bytes; see
@@ -71,7 +81,44 @@ impl<S: Source + AsRawFd> Evented<S> {
         mut op: impl FnMut(&S) -> io::Result<usize>,
     ) -> io::Result<usize> {
         let io = self.io();
-        self.reg.do_io_stream(dir, deadline, want, || op(io))
+        self.reg.do_io_stream(dir, deadline, want, || {
+            self.check_open().and_then(|()| op(io))
+        })
+    }
+
+    fn check_open(&self) -> io::Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(closed())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Closes the socket for every handle, from any coroutine: shuts it
+    /// down (a listener stops listening and its port is free to bind
+    /// again), removes it from the poll and wakes every waiter. From then
+    /// on every operation fails with [`closed`]; the descriptor itself is
+    /// closed when the last handle drops. Closing twice does nothing.
+    pub(crate) fn close(&self) -> io::Result<()>
+    where
+        S: AsFd,
+    {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let shut = match socket2::SockRef::from(self.io()).shutdown(std::net::Shutdown::Both) {
+            // Not connected: nothing to shut down (a listener is not
+            // connected, yet Linux stops it listening all the same).
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        };
+        let deregistered = self.reg.close();
+        shut.and(deregistered)
+    }
+
+    /// Whether [`Evented::close`] was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Deregisters and hands back the source.
@@ -197,6 +244,14 @@ pub(crate) fn pause_before_retry(deadline: Option<Instant>, pause: Duration) -> 
     let until = Instant::now() + pause;
     fibra_runtime::sleep_until(deadline.map_or(until, |d| d.min(until)));
     fibra_runtime::check_interrupts(deadline)
+}
+
+/// The error of every operation on a socket closed by `close()` while
+/// other handles or coroutines still use it: `NotConnected`, the kind a
+/// registration closed under a waiting coroutine reports (Go's
+/// `net.ErrClosed`, "use of closed network connection").
+pub(crate) fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the socket was closed")
 }
 
 /// Whether `e` says the process or system ran out of descriptors or

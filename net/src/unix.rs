@@ -51,17 +51,37 @@ impl UnixListener {
     ///
     /// # Errors
     /// The `accept` error, `TimedOut` past a scope deadline, a canceled
-    /// error.
+    /// error, `NotConnected` once the listener is
+    /// [closed](UnixListener::close).
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (stream, addr) = self.inner.read_with(None, |l| l.accept())?;
         Ok((UnixStream::from_mio(stream)?, addr))
     }
 
-    /// An endless iterator over connections that waits out descriptor
-    /// exhaustion, as [`TcpListener::incoming`](crate::TcpListener::incoming)
-    /// does.
+    /// An iterator over connections that waits out descriptor exhaustion,
+    /// as [`TcpListener::incoming`](crate::TcpListener::incoming) does, and
+    /// ends once the listener is [closed](UnixListener::close).
     pub fn incoming(&self) -> UnixIncoming<'_> {
         UnixIncoming { listener: self }
+    }
+
+    /// Closes the listener for every handle and coroutine, as
+    /// [`TcpListener::close`](crate::TcpListener::close) does: new
+    /// connections are refused, every waiting and later `accept` returns
+    /// `NotConnected`, `incoming` ends. The socket file stays (remove it
+    /// to bind the path again).
+    ///
+    /// # Errors
+    /// Whatever `shutdown` or `epoll_ctl` reports; the listener is closed
+    /// anyway.
+    pub fn close(&self) -> io::Result<()> {
+        self.inner.close()
+    }
+
+    /// Whether [`close`](UnixListener::close) was called (through any
+    /// handle).
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
     }
 
     /// The address this listener is bound to.
@@ -103,7 +123,8 @@ impl AsRawFd for UnixListener {
     }
 }
 
-/// The iterator of [`UnixListener::incoming`]; never returns `None`.
+/// The iterator of [`UnixListener::incoming`]; returns `None` only once
+/// the listener is closed.
 #[derive(Debug)]
 pub struct UnixIncoming<'a> {
     listener: &'a UnixListener,
@@ -127,6 +148,7 @@ impl Iterator for UnixIncoming<'_> {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                Err(_) if self.listener.is_closed() => return None,
                 Err(e) => return Some(Err(e)),
             }
         }

@@ -523,6 +523,19 @@ impl Registration {
     /// Whatever `epoll_ctl` reports.
     pub fn deregister<S: Source + AsRawFd + ?Sized>(&self, source: &mut S) -> io::Result<()> {
         debug_assert_eq!(source.as_raw_fd(), self.fd, "deregister of another source");
+        self.close()
+    }
+
+    /// Closes the registration through a shared reference: removes the
+    /// descriptor from the poll and wakes every coroutine waiting on it;
+    /// they, and every later wait, see `NotConnected`. The descriptor stays
+    /// open (its owner closes it). This is how a socket shared between
+    /// coroutines is closed from one of them, like Go's `ln.Close()`
+    /// unblocking an `Accept` elsewhere. Closing twice does nothing.
+    ///
+    /// # Errors
+    /// Whatever `epoll_ctl` reports; the registration is closed anyway.
+    pub fn close(&self) -> io::Result<()> {
         let mut poll = self.src.poll.lock().unwrap_or_else(|e| e.into_inner());
         // Registered through its descriptor (`register_here`), so
         // deregistered the same way: mio's own sources track which registry
@@ -549,15 +562,18 @@ impl Registration {
         }
     }
 
-    fn close(&self) {
-        let mut poll = self.src.poll.lock().unwrap_or_else(|e| e.into_inner());
-        self.close_locked(&mut poll);
+    /// Whether [`close`](Registration::close) or
+    /// [`deregister`](Registration::deregister) was called (or the runtime
+    /// shut down).
+    pub fn is_closed(&self) -> bool {
+        self.src.closed.load(Ordering::Acquire)
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.close();
+        let mut poll = self.src.poll.lock().unwrap_or_else(|e| e.into_inner());
+        self.close_locked(&mut poll);
     }
 }
 

@@ -30,7 +30,8 @@
 //! `WaitGroup`, `Barrier` and `OnceCell`, all parking instead of blocking;
 //! [`coroutine_local!`] in place of `thread_local!`; deadlines
 //! ([`with_timeout`]) and cancellation (`JoinHandle::cancel`, [`shield`]);
-//! and the generic connection [`pool`] the clients share.
+//! the generic connection [`pool`] the clients share; [`time::Ticker`]
+//! and [`signal::notify`] for Go's `time.NewTicker` and `signal.Notify`.
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
@@ -61,10 +62,14 @@ pub mod runtime;
 #[forbid(unsafe_code)]
 mod scheduler;
 #[forbid(unsafe_code)]
+pub mod signal;
+#[forbid(unsafe_code)]
 pub mod sync;
 mod sys;
 #[forbid(unsafe_code)]
 mod task;
+#[forbid(unsafe_code)]
+mod ticker;
 #[forbid(unsafe_code)]
 pub mod time;
 #[forbid(unsafe_code)]

@@ -7,6 +7,9 @@
 //! occupancy mask per level finds the next due slot with one
 //! `trailing_zeros`. Deadlines round up to the next tick, so a timer never
 //! fires early.
+//!
+//! Built on them: [`Ticker`] and [`tick`], Go's `time.NewTicker` and
+//! `time.Tick`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,6 +18,8 @@ use slab::Slab;
 
 use crate::scheduler::{self, Shared};
 use crate::task::Unparker;
+
+pub use crate::ticker::{tick, Ticker};
 
 const LEVELS: usize = 6;
 const SLOT_BITS: u32 = 6;

@@ -504,3 +504,52 @@ fn select_arms_can_break_and_continue_an_enclosing_loop() {
     }
     assert_eq!((sum, skipped), (12, 1));
 }
+
+// The lint assumes a key with interior mutability may change its hash; a
+// channel's hash is its identity, which never changes.
+#[allow(clippy::mutable_key_type)]
+#[test]
+fn channels_are_map_keys_by_identity() {
+    use std::collections::{HashMap, HashSet};
+
+    let (tx1, rx1) = chan::unbounded::<i32>();
+    let (tx2, rx2) = chan::unbounded::<i32>();
+    // Go's map[chan T]string.
+    let mut names: HashMap<chan::Sender<i32>, &str> = HashMap::new();
+    names.insert(tx1.clone(), "one");
+    names.insert(tx2.clone(), "two");
+    names.insert(tx1.clone(), "uno");
+    assert_eq!(names.len(), 2);
+    assert_eq!(names[&tx1], "uno");
+    assert_eq!(names[&tx2], "two");
+
+    let receivers: HashSet<chan::Receiver<i32>> = [rx1.clone(), rx1.clone(), rx2.clone()]
+        .into_iter()
+        .collect();
+    assert_eq!(receivers.len(), 2);
+    assert!(receivers.contains(&rx2));
+
+    assert_eq!(tx1, tx1.clone());
+    assert_ne!(tx1, tx2);
+    assert_eq!(rx1, rx1.clone());
+    assert_ne!(rx1, rx2);
+    assert_eq!(tx1, rx1);
+    assert_eq!(rx1, tx1);
+    assert_ne!(tx1, rx2);
+    assert_ne!(rx2, tx1);
+
+    // A sender and a receiver of one channel hash alike, so a map keyed by
+    // senders can be searched through the receiver's hash.
+    let hash = |h: &dyn Fn(&mut std::collections::hash_map::DefaultHasher)| {
+        use std::hash::Hasher;
+        let mut s = std::collections::hash_map::DefaultHasher::new();
+        h(&mut s);
+        s.finish()
+    };
+    use std::hash::Hash;
+    assert_eq!(hash(&|s| tx2.hash(s)), hash(&|s| rx2.hash(s)));
+    // Identity, not contents: the map survives values flowing through.
+    tx1.send(5).unwrap();
+    assert_eq!(names[&tx1], "uno");
+    assert_eq!(rx1.recv(), Ok(5));
+}

@@ -63,6 +63,9 @@ use std::fmt;
 pub struct Router<T> {
     // Registration order: it is the order of the `Allow` list.
     methods: Vec<(Box<str>, Tree<T>)>,
+    /// Routes for every method ([`Router::route_any`]), tried after the
+    /// request method's own.
+    any: Tree<T>,
     redirect_trailing_slash: bool,
 }
 
@@ -109,6 +112,7 @@ impl<T> Router<T> {
     pub fn new() -> Self {
         Router {
             methods: Vec::new(),
+            any: Tree::new(),
             redirect_trailing_slash: true,
         }
     }
@@ -151,6 +155,20 @@ impl<T> Router<T> {
         result
     }
 
+    /// Registers `value` for requests of every method whose path matches
+    /// `route` (Go's `ServeMux` patterns without a method). A route of the
+    /// request's own method that matches wins over it; it is never
+    /// answered with 405.
+    ///
+    /// # Errors
+    ///
+    /// [`InsertError::Malformed`] if the route is malformed;
+    /// [`InsertError::Conflict`] if it conflicts with another route for
+    /// every method.
+    pub fn route_any(&mut self, route: &str, value: T) -> Result<(), InsertError> {
+        self.any.insert(route, value)
+    }
+
     /// A builder that registers routes under `prefix`: `group("/api")` then
     /// `route("GET", "/users", v)` registers `/api/users`. A trailing `/` on
     /// the prefix is ignored; the prefix may hold parameters.
@@ -174,20 +192,27 @@ impl<T> Router<T> {
                 return Lookup::Found(found);
             }
         }
+        if !self.any.is_empty() {
+            if let Some(found) = self.any.find(path) {
+                return Lookup::Found(found);
+            }
+        }
         let allow = self.allowed(path);
         if !allow.is_empty() {
             return Lookup::MethodNotAllowed { allow };
         }
-        if let (true, Some(tree)) = (self.redirect_trailing_slash, own) {
-            match tree.trailing_slash(path) {
-                MatchError::WithTrailingSlash => {
-                    return Lookup::RedirectTrailingSlash(format!("{path}/"));
+        if self.redirect_trailing_slash {
+            for tree in own.into_iter().chain(Some(&self.any)) {
+                match tree.trailing_slash(path) {
+                    MatchError::WithTrailingSlash => {
+                        return Lookup::RedirectTrailingSlash(format!("{path}/"));
+                    }
+                    MatchError::WithoutTrailingSlash => {
+                        let without = &path[..path.len() - 1];
+                        return Lookup::RedirectTrailingSlash(without.to_owned());
+                    }
+                    MatchError::NotFound => {}
                 }
-                MatchError::WithoutTrailingSlash => {
-                    let without = &path[..path.len() - 1];
-                    return Lookup::RedirectTrailingSlash(without.to_owned());
-                }
-                MatchError::NotFound => {}
             }
         }
         Lookup::NotFound
@@ -233,6 +258,7 @@ impl<T> fmt::Debug for Router<T> {
                     .map(|(m, t)| (m, t.len()))
                     .collect::<Vec<_>>(),
             )
+            .field("any", &self.any.len())
             .field("redirect_trailing_slash", &self.redirect_trailing_slash)
             .finish()
     }
@@ -260,6 +286,23 @@ impl<T> Group<'_, T> {
         }
         self.router
             .route(method, &format!("{}{route}", self.prefix), value)
+    }
+
+    /// Registers `value` for every method on the group's prefix followed
+    /// by `route`, which must start with `/`; see [`Router::route_any`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Router::route_any`], for the joined route.
+    pub fn route_any(&mut self, route: &str, value: T) -> Result<(), InsertError> {
+        if !route.starts_with('/') {
+            return Err(InsertError::Malformed {
+                route: route.to_owned(),
+                reason: "a route in a group must start with `/`",
+            });
+        }
+        self.router
+            .route_any(&format!("{}{route}", self.prefix), value)
     }
 
     /// A nested group, whose prefix is this group's followed by `prefix`.

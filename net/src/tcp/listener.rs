@@ -84,17 +84,22 @@ impl TcpListener {
     /// # Errors
     /// The `accept` error (`EMFILE` when out of descriptors: see
     /// [`incoming`](TcpListener::incoming), which retries), `TimedOut` past
-    /// a scope deadline, a canceled error.
+    /// a scope deadline, a canceled error, and `NotConnected` once the
+    /// listener is [closed](TcpListener::close) (at once for an `accept`
+    /// already waiting).
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (stream, addr) = self.inner.read_with(None, |l| l.accept())?;
         Ok((TcpStream::from_mio(stream)?, addr))
     }
 
-    /// An endless iterator over accepted connections, like std's, but
-    /// sturdier: running out of file descriptors (`EMFILE`, `ENFILE`) or
-    /// kernel memory logs a warning, waits a few milliseconds and accepts
-    /// again instead of failing or spinning, and a connection aborted
-    /// before it was accepted is skipped. Other errors are yielded.
+    /// An iterator over accepted connections, like std's, but sturdier:
+    /// running out of file descriptors (`EMFILE`, `ENFILE`) or kernel
+    /// memory logs a warning, waits a few milliseconds and accepts again
+    /// instead of failing or spinning, and a connection aborted before it
+    /// was accepted is skipped. Other errors are yielded. It ends (`None`)
+    /// once the listener is [closed](TcpListener::close), so an accept loop
+    /// `for conn in listener.incoming()` ends when another coroutine closes
+    /// the listener.
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
@@ -121,6 +126,47 @@ impl TcpListener {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Closes the listener for every handle and coroutine, like Go's
+    /// `ln.Close()`: it stops listening at once (new connections are
+    /// refused and the port can be bound again, by a listener with
+    /// `SO_REUSEADDR`, the default), every `accept` waiting on it returns
+    /// an error of kind [`NotConnected`](io::ErrorKind::NotConnected) right
+    /// away, and so does every later one; [`incoming`](TcpListener::incoming)
+    /// ends. Connections already accepted are not affected. The descriptor
+    /// is released when the last handle drops. Closing twice does nothing.
+    ///
+    /// ```no_run
+    /// use std::io;
+    ///
+    /// fibra_runtime::run(|| {
+    ///     let listener = fibra_net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let closer = listener.try_clone().unwrap();
+    ///     let server = fibra_runtime::spawn(move || {
+    ///         for conn in listener.incoming() {
+    ///             drop(conn); // handle it
+    ///         }
+    ///         // The loop ends once the listener is closed.
+    ///         listener.accept().unwrap_err().kind()
+    ///     });
+    ///     fibra_runtime::sleep(std::time::Duration::from_millis(10));
+    ///     closer.close().unwrap();
+    ///     assert_eq!(server.join().unwrap(), io::ErrorKind::NotConnected);
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    /// Whatever `shutdown` or `epoll_ctl` reports; the listener is closed
+    /// anyway.
+    pub fn close(&self) -> io::Result<()> {
+        self.inner.close()
+    }
+
+    /// Whether [`close`](TcpListener::close) was called on this listener
+    /// (through any handle).
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
     }
 
     /// The address this listener is bound to.
@@ -191,7 +237,8 @@ impl AsRawFd for TcpListener {
     }
 }
 
-/// The iterator of [`TcpListener::incoming`]; never returns `None`.
+/// The iterator of [`TcpListener::incoming`]; returns `None` only once the
+/// listener is closed.
 #[derive(Debug)]
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
@@ -201,7 +248,10 @@ impl Iterator for Incoming<'_> {
     type Item = io::Result<TcpStream>;
 
     fn next(&mut self) -> Option<io::Result<TcpStream>> {
-        Some(self.listener.accept_retrying())
+        match self.listener.accept_retrying() {
+            Err(_) if self.listener.is_closed() => None,
+            r => Some(r),
+        }
     }
 }
 

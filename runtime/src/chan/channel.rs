@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -500,6 +501,75 @@ impl<T> Drop for Receiver<T> {
             wakes.iter().for_each(Unparker::unpark);
             drop(dropped);
         }
+    }
+}
+
+/// Channel identity, like comparing channels in Go: two handles are equal
+/// when they belong to the same channel, so a channel can be a `HashMap`
+/// key (Go's `map[chan T]V`). A [`Sender`] also equals the [`Receiver`]s of
+/// its channel.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use fibra_runtime::chan;
+///
+/// let (tx1, rx1) = chan::unbounded::<i32>();
+/// let (tx2, _rx2) = chan::unbounded::<i32>();
+/// let mut names = HashMap::new();
+/// names.insert(tx1.clone(), "first");
+/// names.insert(tx2, "second");
+/// assert_eq!(names[&tx1], "first");
+/// assert!(tx1 == rx1);
+/// ```
+///
+/// Clippy's `mutable_key_type` lint flags such maps, because a channel has
+/// interior mutability; the hash is the channel's identity, which never
+/// changes, so allow the lint there or list `fibra_runtime::chan::Sender`
+/// and `Receiver` under `ignore-interior-mutability` in `clippy.toml`.
+impl<T> PartialEq for Sender<T> {
+    fn eq(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+impl<T> Eq for Sender<T> {}
+
+/// Hashes the channel's identity (its address), consistent with `Eq`.
+impl<T> Hash for Sender<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.chan).hash(state);
+    }
+}
+
+/// Channel identity, as for [`Sender`]: equal when both belong to the same
+/// channel; usable as a `HashMap` key.
+impl<T> PartialEq for Receiver<T> {
+    fn eq(&self, other: &Receiver<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+impl<T> Eq for Receiver<T> {}
+
+/// Hashes the channel's identity; a sender and a receiver of one channel
+/// hash alike.
+impl<T> Hash for Receiver<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.chan).hash(state);
+    }
+}
+
+/// Whether the sender belongs to the receiver's channel.
+impl<T> PartialEq<Receiver<T>> for Sender<T> {
+    fn eq(&self, other: &Receiver<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+/// Whether the receiver belongs to the sender's channel.
+impl<T> PartialEq<Sender<T>> for Receiver<T> {
+    fn eq(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
     }
 }
 
