@@ -13,6 +13,7 @@ static DROPS: AtomicUsize = AtomicUsize::new(0);
 static DROPS_IN_COROUTINE: AtomicUsize = AtomicUsize::new(0);
 static THREAD_DROPS: AtomicUsize = AtomicUsize::new(0);
 static INITS: AtomicUsize = AtomicUsize::new(0);
+static ANY_MOVED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Counts its drops, and whether they happened inside a coroutine.
 struct Tracked(u32, &'static AtomicUsize);
@@ -69,7 +70,13 @@ fn each_coroutine_keeps_its_value_across_yields_and_workers() {
                     INDEX.set(i);
                     let first = thread_id();
                     let mut moved = false;
-                    for round in 0..20 {
+                    // At least 20 rounds; on a loaded machine the other
+                    // worker may take nothing for a while, so go on (up to
+                    // 2,000) until some coroutine has been seen moving.
+                    for round in 0..2000 {
+                        if round >= 20 && ANY_MOVED.load(std::sync::atomic::Ordering::Relaxed) {
+                            break;
+                        }
                         if round % 2 == 0 {
                             fibra_runtime::yield_now();
                         } else {
@@ -77,6 +84,9 @@ fn each_coroutine_keeps_its_value_across_yields_and_workers() {
                         }
                         assert_eq!(INDEX.get(), i);
                         moved |= thread_id() != first;
+                        if moved {
+                            ANY_MOVED.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
                         t.lock().unwrap().insert(thread_id());
                     }
                     moved
