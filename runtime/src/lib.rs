@@ -52,6 +52,8 @@ pub mod io;
 #[forbid(unsafe_code)]
 mod local;
 #[forbid(unsafe_code)]
+mod monitor;
+#[forbid(unsafe_code)]
 mod park;
 #[forbid(unsafe_code)]
 mod parking;

@@ -6,6 +6,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
+use std::time::Duration;
 
 use crate::scheduler::{self, Config, Shared};
 use crate::sys::stack;
@@ -18,6 +19,9 @@ use crate::task::{self, Coroutine, TaskRef, Unparker};
 /// debug build).
 pub const DEFAULT_STACK_SIZE: usize = 512 * 1024;
 
+/// Default threshold of [`Builder::long_run_warning`]: 10 ms.
+pub const DEFAULT_LONG_RUN: Duration = Duration::from_millis(10);
+
 /// Configures and starts a [`Runtime`].
 ///
 /// ```no_run
@@ -27,6 +31,7 @@ pub const DEFAULT_STACK_SIZE: usize = 512 * 1024;
 #[derive(Debug, Clone)]
 pub struct Builder {
     workers: Option<usize>,
+    long_run: Option<Duration>,
     stack_size: usize,
     pinned: bool,
     thread_name: String,
@@ -44,6 +49,7 @@ impl Builder {
     pub fn new() -> Builder {
         Builder {
             workers: None,
+            long_run: Some(DEFAULT_LONG_RUN),
             stack_size: DEFAULT_STACK_SIZE,
             pinned: false,
             thread_name: "fibra-worker".into(),
@@ -73,6 +79,19 @@ impl Builder {
         self
     }
 
+    /// How long a coroutine may hold its worker without blocking before the
+    /// runtime's monitor reports it (a `tracing` warning naming the
+    /// coroutine, counted by [`Runtime::long_runs`]) and wakes an idle worker
+    /// to take the unstarted coroutines queued behind it. fibra does not
+    /// preempt: a coroutine that computes for long stalls every coroutine
+    /// living on its worker, so such loops should call
+    /// [`crate::yield_now`] or run in [`crate::blocking`]. Default
+    /// [`DEFAULT_LONG_RUN`]; `None` runs no monitor thread.
+    pub fn long_run_warning(mut self, threshold: Option<Duration>) -> Builder {
+        self.long_run = threshold.map(|t| t.max(Duration::from_millis(1)));
+        self
+    }
+
     /// Prefix of the worker threads' names.
     pub fn thread_name(mut self, name: impl Into<String>) -> Builder {
         self.thread_name = name.into();
@@ -89,6 +108,7 @@ impl Builder {
             .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
         let config = Config {
             workers,
+            long_run: self.long_run,
             stack_size: stack::round_size(self.stack_size),
             pinned: self.pinned,
             thread_name: self.thread_name,
@@ -158,6 +178,12 @@ impl Runtime {
     /// Number of coroutines spawned on this runtime that have not finished.
     pub fn live_coroutines(&self) -> usize {
         self.shared.live.load(Ordering::Relaxed)
+    }
+
+    /// How many times the long-run monitor has seen a coroutine hold its
+    /// worker past the threshold (see [`Builder::long_run_warning`]).
+    pub fn long_runs(&self) -> u64 {
+        self.shared.long_runs.load(Ordering::Relaxed)
     }
 
     /// Number of worker threads.

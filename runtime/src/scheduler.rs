@@ -47,6 +47,7 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
 use crate::io::{Sources, WAKER_TOKEN};
+use crate::monitor::{self, RunClock};
 use crate::parking::Parking;
 use crate::sys::coroutine::{Coroutine, Suspend};
 use crate::sys::stack::{self, StackCache};
@@ -64,6 +65,8 @@ const INBOX_BATCH: usize = 256;
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
     pub(crate) workers: usize,
+    /// Threshold of the long-run monitor (`None`: no monitor).
+    pub(crate) long_run: Option<Duration>,
     pub(crate) stack_size: usize,
     pub(crate) pinned: bool,
     pub(crate) thread_name: String,
@@ -81,6 +84,7 @@ pub(crate) struct WorkerShared {
     registry: mio::Registry,
     sources: Sources,
     timers: Mutex<Wheel>,
+    clock: RunClock,
 }
 
 impl WorkerShared {
@@ -108,6 +112,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown: AtomicBool,
     next_home: AtomicUsize,
     pub(crate) live: AtomicUsize,
+    /// Runs the long-run monitor flagged (see [`crate::monitor`]).
+    pub(crate) long_runs: AtomicU64,
 }
 
 /// Per-worker state, reachable only from its own thread.
@@ -196,6 +202,7 @@ impl Shared {
                 registry,
                 sources: Sources::new(),
                 timers: Mutex::new(Wheel::new(Instant::now())),
+                clock: RunClock::new(),
             });
             parts.push(WorkerParts { deque, poll });
         }
@@ -208,7 +215,11 @@ impl Shared {
             shutdown: AtomicBool::new(false),
             next_home: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
+            long_runs: AtomicU64::new(0),
         });
+        if let Some(threshold) = shared.config.long_run {
+            monitor::spawn(&shared, threshold)?;
+        }
         Ok((shared, parts))
     }
 
@@ -328,6 +339,19 @@ impl Shared {
             if Some(i) != me && self.workers[i].parking.is_parked() && self.workers[i].notify() {
                 return;
             }
+        }
+    }
+
+    /// Every worker's resume counter, for the monitor.
+    pub(crate) fn run_clocks(&self) -> impl ExactSizeIterator<Item = &RunClock> {
+        self.workers.iter().map(|w| &w.clock)
+    }
+
+    /// Worker `held` is held by one coroutine: if coroutines that have not
+    /// started are waiting where another worker may take them, wake one.
+    pub(crate) fn rebalance_from(&self, held: usize) {
+        if !self.workers[held].stealer.is_empty() || !self.injector.is_empty() {
+            self.notify_work(Some(held));
         }
     }
 
@@ -603,6 +627,8 @@ impl Local {
             );
         }
         let entered = crate::sys::current::enter(&task);
+        let clock = &self.me().clock;
+        clock.start(task.id);
         let stack = loop {
             match run.resume() {
                 Some(Suspend::Park) => match run.park() {
@@ -618,6 +644,9 @@ impl Local {
             }
         };
         drop(entered);
+        if clock.stop() {
+            monitor::report_end(self.index, task.id, task.name.as_deref(), clock);
+        }
         if let Some(stack) = stack {
             if let Some(stack) = stack {
                 self.stacks.borrow_mut().put(stack);
