@@ -1,59 +1,31 @@
 //! `application/x-www-form-urlencoded` decoding (query strings and forms)
 //! and `Cookie` header parsing.
 
+use percent_encoding::{percent_decode, percent_decode_str};
+
 /// Decodes `a=1&b=x+y` into pairs, percent- and `+`-decoded. Malformed
 /// escapes are kept literally, invalid UTF-8 is replaced (as browsers do).
+/// `;` separates pairs too (HTML 4's recommendation, which `form_urlencoded`
+/// does not follow), so the split stays here.
 pub(crate) fn parse_pairs(s: &[u8]) -> Vec<(String, String)> {
     s.split(|&b| b == b'&' || b == b';')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = match pair.iter().position(|&b| b == b'=') {
-                Some(i) => (&pair[..i], &pair[i + 1..]),
-                None => (pair, &b""[..]),
-            };
-            (decode(k), decode(v))
-        })
+        .filter_map(|pair| form_urlencoded::parse(pair).next())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
 /// Percent-decodes `s`, with `+` as space.
 pub(crate) fn decode(s: &[u8]) -> String {
-    decode_with(s, true)
+    let spaced: Vec<u8> = s
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    percent_decode(&spaced).decode_utf8_lossy().into_owned()
 }
 
 /// Percent-decodes a path segment or route parameter (`+` stays `+`).
 pub(crate) fn decode_path(s: &str) -> String {
-    if !s.contains('%') {
-        return s.to_owned();
-    }
-    decode_with(s.as_bytes(), false)
-}
-
-fn decode_with(s: &[u8], plus_is_space: bool) -> String {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        match s[i] {
-            b'+' if plus_is_space => out.push(b' '),
-            b'%' if i + 2 < s.len() => match (hex(s[i + 1]), hex(s[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 /// The value of cookie `name` in a `Cookie` header value (`a=1; b=2`), with

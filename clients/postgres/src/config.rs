@@ -467,25 +467,22 @@ impl Config {
     }
 }
 
-/// Percent-decoding for URL parts.
+/// Percent-decoding for URL parts. `percent-encoding` passes a malformed
+/// escape through as it is; libpq refuses one, and so does this, so the check
+/// for it stays here.
 fn decode(s: &str) -> Result<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| Error::config(format!("bad percent escape in {s:?}")))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
+    let well_escaped = s.split('%').skip(1).all(|rest| {
+        rest.as_bytes()
+            .get(..2)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_escaped {
+        return Err(Error::config(format!("bad percent escape in {s:?}")));
     }
-    String::from_utf8(out).map_err(|_| Error::config("URL part is not UTF-8"))
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| Error::config("URL part is not UTF-8"))
 }
 
 impl FromStr for Config {
@@ -524,6 +521,8 @@ mod tests {
         assert_eq!(u.host, Host::Unix("/tmp/pg".into()));
         assert!("postgres://h:notaport/".parse::<Config>().is_err());
         assert!("postgres://h/?bogus=1".parse::<Config>().is_err());
+        assert!("postgres://u:p%zz@h/db".parse::<Config>().is_err());
+        assert!("postgres://h/db%2".parse::<Config>().is_err());
     }
 
     #[test]

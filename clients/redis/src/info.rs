@@ -48,25 +48,26 @@ pub struct ConnectionInfo {
     pub(crate) tls_connector: Option<fibra_net::tls::TlsConnector>,
 }
 
+/// Percent-decodes a URL part. `percent-encoding` passes a malformed escape
+/// through as it is; a connection URL with one is refused instead, so the
+/// check for it stays here.
 fn percent_decode(s: &str) -> Result<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| Error::config("bad percent escape in URL"))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
+    if !well_escaped(s) {
+        return Err(Error::config("bad percent escape in URL"));
     }
-    String::from_utf8(out).map_err(|_| Error::config("URL credentials are not UTF-8"))
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| Error::config("URL credentials are not UTF-8"))
+}
+
+/// Whether every `%` in `s` starts a `%XX` escape.
+fn well_escaped(s: &str) -> bool {
+    s.split('%').skip(1).all(|rest| {
+        rest.as_bytes()
+            .get(..2)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    })
 }
 
 const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(3);
@@ -346,6 +347,9 @@ mod tests {
         assert!(ConnectionInfo::from_url("redis://h:99999").is_err());
         assert!(ConnectionInfo::from_url("redis://h/x").is_err());
         assert!(ConnectionInfo::from_url("redis://h?bogus=1").is_err());
+        assert!(ConnectionInfo::from_url("redis://u:p%zz@h").is_err());
+        assert!(ConnectionInfo::from_url("redis://u:p%4@h").is_err());
+        assert!(ConnectionInfo::from_url("redis://u:%ff@h").is_err());
         assert_eq!(
             ConnectionInfo::from_url("rediss://h").is_ok(),
             cfg!(feature = "tls")
