@@ -144,42 +144,19 @@ fn open(root: &Path, segments: &[String]) -> io::Result<Opened> {
     })
 }
 
-/// The `Content-Type` for a file name's extension.
-fn content_type(path: &Path) -> &'static str {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    match ext.as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "json" | "map" => "application/json",
-        "txt" | "md" => "text/plain; charset=utf-8",
-        "csv" => "text/csv; charset=utf-8",
-        "xml" => "application/xml",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "avif" => "image/avif",
-        "ico" => "image/x-icon",
-        "wasm" => "application/wasm",
-        "pdf" => "application/pdf",
-        "woff" => "font/woff",
-        "woff2" => "font/woff2",
-        "ttf" => "font/ttf",
-        "otf" => "font/otf",
-        "mp3" => "audio/mpeg",
-        "ogg" => "audio/ogg",
-        "mp4" => "video/mp4",
-        "webm" => "video/webm",
-        "zip" => "application/zip",
-        "gz" => "application/gzip",
-        _ => "application/octet-stream",
+/// The `Content-Type` for a file name's extension, from `mime_guess`'s
+/// table; text gets `charset=utf-8`, an unknown extension
+/// `application/octet-stream`.
+fn content_type(path: &Path) -> HeaderValue {
+    let Some(mime) = mime_guess::from_path(path).first_raw() else {
+        return HeaderValue::from_static("application/octet-stream");
+    };
+    if mime.starts_with("text/") || mime == "application/javascript" {
+        if let Ok(v) = HeaderValue::try_from(format!("{mime}; charset=utf-8")) {
+            return v;
+        }
     }
+    HeaderValue::from_static(mime)
 }
 
 /// What a `Range` header asks of a body of `len` bytes.
@@ -352,10 +329,7 @@ impl Handler for StaticFiles {
         }
 
         let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(content_type(&opened.path)),
-        );
+        h.insert(header::CONTENT_TYPE, content_type(&opened.path));
         h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
 
         let mut range = match req.header("range") {
@@ -451,7 +425,20 @@ fn stream(file: File, offset: u64, len: u64, resp: &mut Response) -> Result<(), 
 
 #[cfg(test)]
 mod tests {
-    use super::{etag_matches, parse_range, segments, Range};
+    use super::{content_type, etag_matches, parse_range, segments, Range};
+    use std::path::Path;
+
+    #[test]
+    fn content_types() {
+        let ct = |p: &str| content_type(Path::new(p));
+        assert_eq!(ct("a/index.HTML"), "text/html; charset=utf-8");
+        assert_eq!(ct("app.js"), "text/javascript; charset=utf-8");
+        assert_eq!(ct("logo.png"), "image/png");
+        assert_eq!(ct("data.json"), "application/json");
+        assert_eq!(ct("font.woff2"), "font/woff2");
+        assert_eq!(ct("noext"), "application/octet-stream");
+        assert_eq!(ct("x.unknownext"), "application/octet-stream");
+    }
 
     #[test]
     fn ranges() {

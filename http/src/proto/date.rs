@@ -1,7 +1,8 @@
 //! The `Date` header value, formatted at most once per second per thread.
 
 use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Length of an IMF-fixdate such as `Sun, 06 Nov 1994 08:49:37 GMT`.
 const DATE_LEN: usize = 29;
@@ -34,96 +35,34 @@ pub fn with_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
 }
 
 /// Formats seconds since the Unix epoch as an HTTP date (IMF-fixdate).
+/// Times after the year 9999, which the format cannot hold, give
+/// `Fri, 31 Dec 9999 23:59:59 GMT`.
 pub fn fmt_http_date(secs_since_epoch: u64) -> String {
-    String::from_utf8_lossy(&format_date(secs_since_epoch)).into_owned()
+    httpdate::fmt_http_date(system_time(secs_since_epoch))
 }
 
-/// Parses an HTTP date in the IMF-fixdate form (`Sun, 06 Nov 1994
-/// 08:49:37 GMT`, the only form senders may generate) into seconds since
-/// the Unix epoch. The obsolete RFC 850 and asctime forms give `None`.
+/// Parses an HTTP date into seconds since the Unix epoch: the IMF-fixdate
+/// form (`Sun, 06 Nov 1994 08:49:37 GMT`, the only one senders may
+/// generate) and, as RFC 9110 section 5.6.7 asks of recipients, the obsolete
+/// RFC 850 and asctime forms. `None` for anything else or a date before 1970.
 pub fn parse_http_date(s: &str) -> Option<u64> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let b = s.trim().as_bytes();
-    if b.len() != DATE_LEN || b[3] != b',' || &b[26..] != b"GMT" {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u64> {
-        let digits = &b[r];
-        if !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(digits).ok()?.parse().ok()
-    };
-    let day = num(5..7)?;
-    let month = MONTHS.iter().position(|m| m.as_bytes() == &b[8..11])? as u64 + 1;
-    let year = num(12..16)?;
-    let (hour, min, sec) = (num(17..19)?, num(20..22)?, num(23..25)?);
-    if b[19] != b':' || b[22] != b':' || year < 1970 || day == 0 || day > 31 {
-        return None;
-    }
-    if hour > 23 || min > 59 || sec > 60 {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec)
+    let t = httpdate::parse_http_date(s.trim()).ok()?;
+    t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
 }
 
-/// (year >= 1970, month 1..=12, day) to days since 1970-01-01; the inverse
-/// of [`civil_from_days`].
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// The last second an HTTP date can hold: 9999-12-31 23:59:59.
+const MAX_SECS: u64 = 253_402_300_799;
+
+fn system_time(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs.min(MAX_SECS))
 }
 
 fn format_date(secs: u64) -> [u8; DATE_LEN] {
-    const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
-    const MONTHS: [&[u8; 3]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
     let mut out = [b' '; DATE_LEN];
-    out[..3].copy_from_slice(DAYS[(days % 7) as usize]);
-    out[3] = b',';
-    put2(&mut out[5..7], day);
-    out[8..11].copy_from_slice(MONTHS[(month - 1) as usize]);
-    put2(&mut out[12..14], year / 100);
-    put2(&mut out[14..16], year % 100);
-    put2(&mut out[17..19], rem / 3600);
-    out[19] = b':';
-    put2(&mut out[20..22], rem / 60 % 60);
-    out[22] = b':';
-    put2(&mut out[23..25], rem % 60);
-    out[26..29].copy_from_slice(b"GMT");
+    let date = httpdate::HttpDate::from(system_time(secs));
+    // An IMF-fixdate of a year up to 9999 is always DATE_LEN bytes long.
+    let _ = write!(&mut out[..], "{date}");
     out
-}
-
-fn put2(dst: &mut [u8], v: u64) {
-    dst[0] = b'0' + (v / 10 % 10) as u8;
-    dst[1] = b'0' + (v % 10) as u8;
-}
-
-/// Days since 1970-01-01 to (year, month 1..=12, day 1..=31), proleptic
-/// Gregorian (the well-known era-based conversion).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
@@ -139,7 +78,15 @@ mod tests {
             parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
             Some(784_111_777)
         );
-        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
+        assert_eq!(
+            parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(
+            parse_http_date("Sun Nov  6 08:49:37 1994"),
+            Some(784_111_777)
+        );
+        assert_eq!(parse_http_date("Mon, 06 Nov 1994 08:49:37 GMT"), None);
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
         assert_eq!(parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT"), None);
         assert_eq!(parse_http_date(""), None);
@@ -154,6 +101,7 @@ mod tests {
             fmt_http_date(4_102_444_799),
             "Thu, 31 Dec 2099 23:59:59 GMT"
         );
+        assert_eq!(fmt_http_date(u64::MAX), "Fri, 31 Dec 9999 23:59:59 GMT");
     }
 
     #[test]
