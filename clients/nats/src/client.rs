@@ -3,9 +3,7 @@
 //! batched into few writes), and a driver that reconnects across the
 //! server pool, re-subscribes and sends what was buffered meanwhile.
 
-use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use fibra_runtime::chan::{self, OneshotSender, Receiver, RecvError, Sender, TrySendError};
 use fibra_runtime::sync::{Condvar, Mutex, MutexGuard};
+use rand::seq::SliceRandom as _;
+use rand::Rng as _;
 
 use crate::conn::{self, Established, ServerInfo, Transport};
 use crate::error::{Error, ErrorKind, Result};
@@ -159,39 +159,19 @@ pub struct Statistics {
     pub reconnects: u64,
 }
 
-/// A random number from std's per-process random hasher keys.
-pub(crate) fn random_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
-}
-
 /// A random 22-character base62 token, unique enough for inbox names.
 pub(crate) fn nuid() -> String {
     const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut rng = rand::rng();
     let mut out = String::with_capacity(22);
-    let mut r = random_u64();
-    for i in 0..22 {
-        if i == 11 {
-            r = random_u64();
-        }
-        out.push(DIGITS[(r % 62) as usize] as char);
-        r /= 62;
+    for _ in 0..22 {
+        out.push(char::from(DIGITS[rng.random_range(0..DIGITS.len())]));
     }
     out
 }
 
 fn shuffle<T>(v: &mut [T]) {
-    for i in (1..v.len()).rev() {
-        let j = (random_u64() % (i as u64 + 1)) as usize;
-        v.swap(i, j);
-    }
+    v.shuffle(&mut rand::rng());
 }
 
 impl Shared {
@@ -776,7 +756,7 @@ fn reconnect(shared: &Shared) -> Option<Established> {
         let extra = if jitter == 0 {
             0
         } else {
-            random_u64() % jitter
+            rand::rng().random_range(0..jitter)
         };
         // A canceled (or timed-out) driver gives up reconnecting rather
         // than retrying without a pause.

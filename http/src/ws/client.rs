@@ -6,7 +6,7 @@ use std::time::Duration;
 use fibra_net::TcpStream;
 use http::{HeaderName, HeaderValue, StatusCode, Uri};
 
-use super::conn::{random_seed, Config, Error, WebSocket};
+use super::conn::{Config, Error, WebSocket};
 use super::deflate::{check_answer, CLIENT_OFFER};
 use super::frame::Role;
 use super::handshake::{accept_key, base64_encode, has_token};
@@ -157,9 +157,8 @@ impl Connector {
         let host = uri.host().unwrap_or_default();
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
 
-        let mut nonce = [0u8; 16];
-        nonce[..8].copy_from_slice(&random_seed().to_ne_bytes());
-        nonce[8..].copy_from_slice(&random_seed().to_ne_bytes());
+        // A fresh random nonce per handshake (RFC 6455 section 4.1).
+        let nonce: [u8; 16] = rand::random();
         let key = base64_encode(&nonce);
         let mut req = format!(
             "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\

@@ -1,13 +1,13 @@
 //! A WebSocket connection over TCP or TLS: the reading half
 //! ([`WebSocket`]) and the cloneable writing half ([`Sender`]).
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fibra_runtime::sync::Mutex;
+use rand::rngs::StdRng;
+use rand::{RngCore as _, SeedableRng as _};
 
 use super::deflate::{DeflateParams, Deflater, Inflater};
 use super::frame::{
@@ -172,7 +172,8 @@ struct WriteState {
     scratch: Vec<u8>,
     deflater: Option<Deflater>,
     close_sent: bool,
-    rng: u64,
+    /// The masking-key generator; only a client masks.
+    rng: Option<StdRng>,
 }
 
 struct Shared {
@@ -284,7 +285,7 @@ impl Sender {
         if opcode == OpCode::Close {
             st.close_sent = true;
         }
-        let mask = (self.shared.role == Role::Client).then(|| next_mask(&mut st.rng));
+        let mask = st.rng.as_mut().map(|r| r.next_u32().to_ne_bytes());
         let mut rsv1 = false;
         let mut payload = data;
         if compress {
@@ -312,26 +313,13 @@ fn invalid(msg: &'static str) -> Error {
     Error::Io(io::Error::new(io::ErrorKind::InvalidInput, msg))
 }
 
-fn next_mask(rng: &mut u64) -> [u8; 4] {
-    *rng ^= *rng << 13;
-    *rng ^= *rng >> 7;
-    *rng ^= *rng << 17;
-    (*rng as u32).to_ne_bytes()
-}
-
-/// A random seed from std's per-process hash keys, the time and a counter.
-pub(crate) fn random_seed() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish() | 1
+/// A client's masking-key stream: ChaCha12 (rand's `StdRng`), a CSPRNG, so
+/// the keys are unpredictable as RFC 6455 section 10.3 requires, seeded from
+/// the operating system once per connection (not a system call per frame).
+fn mask_rng() -> StdRng {
+    // If the OS generator fails, seed from rand's thread generator, itself
+    // a CSPRNG seeded from the OS.
+    StdRng::try_from_os_rng().unwrap_or_else(|_| StdRng::from_rng(&mut rand::rng()))
 }
 
 /// An open WebSocket: receive with [`WebSocket::recv`], send with
@@ -424,7 +412,7 @@ impl WebSocket {
                     scratch: Vec::new(),
                     deflater,
                     close_sent: false,
-                    rng: random_seed(),
+                    rng: (role == Role::Client).then(mask_rng),
                 }),
             }),
         };
@@ -768,5 +756,19 @@ impl WebSocket {
             }
         }
         self.stream.shutdown(&self.sender.shared.stream, true);
+    }
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+
+    #[test]
+    fn each_connection_gets_its_own_key_stream() {
+        let (mut a, mut b) = (mask_rng(), mask_rng());
+        let keys = |r: &mut StdRng| (0..4).map(|_| r.next_u32()).collect::<Vec<_>>();
+        let (ka, kb) = (keys(&mut a), keys(&mut b));
+        assert_ne!(ka, kb);
+        assert_ne!(ka[0], ka[1]);
     }
 }
