@@ -58,9 +58,7 @@ impl Cmd {
 
     /// Adds one integer argument.
     pub fn push_int(&mut self, n: i64) {
-        let mut digits = [0u8; 20];
-        let len = proto::format_int(n, &mut digits);
-        self.push_bytes(&digits[..len]);
+        self.push_bytes(itoa::Buffer::new().format(n).as_bytes());
     }
 
     /// Appends all of `other`'s arguments.

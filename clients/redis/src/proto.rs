@@ -413,39 +413,14 @@ impl Scanner {
     }
 }
 
-/// Writes `n` in decimal at the start of `out`; returns the length.
-pub(crate) fn format_int(n: i64, out: &mut [u8; 20]) -> usize {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    let mut u = n.unsigned_abs();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (u % 10) as u8;
-        u /= 10;
-        if u == 0 {
-            break;
-        }
-    }
-    let mut len = 0;
-    if n < 0 {
-        out[0] = b'-';
-        len = 1;
-    }
-    let digits = &tmp[i..];
-    out[len..len + digits.len()].copy_from_slice(digits);
-    len + digits.len()
-}
-
 /// Appends `n` in decimal.
 pub(crate) fn push_int(out: &mut Vec<u8>, n: i64) {
-    let mut buf = [0u8; 20];
-    let len = format_int(n, &mut buf);
-    out.extend_from_slice(&buf[..len]);
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 fn push_len(out: &mut Vec<u8>, tag: u8, n: usize) {
     out.push(tag);
-    push_int(out, n as i64);
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 

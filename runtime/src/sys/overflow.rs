@@ -142,34 +142,21 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
 }
 
 fn report(info: &Info) {
-    let mut id = [0u8; 20];
-    let mut size = [0u8; 20];
+    // itoa formats into a stack buffer: no allocation, safe in a signal handler.
+    let (mut id, mut size) = (itoa::Buffer::new(), itoa::Buffer::new());
     let parts: [&[u8]; 7] = [
         b"\nfibra: coroutine '",
         info.name.as_deref().unwrap_or("<unnamed>").as_bytes(),
         b"' (id ",
-        fmt_u64(info.id, &mut id),
+        id.format(info.id).as_bytes(),
         b") overflowed its stack of ",
-        fmt_u64(info.size as u64, &mut size),
+        size.format(info.size).as_bytes(),
         b" bytes; give it more with fibra::coroutine::Builder::stack_size or runtime::Builder::stack_size. Aborting.\n",
     ];
     for p in parts {
         // SAFETY: writing a valid byte slice to fd 2; write is async-signal-safe.
         unsafe { libc::write(2, p.as_ptr().cast(), p.len()) };
     }
-}
-
-fn fmt_u64(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    &buf[i..]
 }
 
 fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
