@@ -26,7 +26,7 @@ const CHUNK: usize = 64 * 1024;
 /// ```
 ///
 /// - `GET` and `HEAD` (others get `405`), with `Content-Type` from the
-///   file's extension, `Last-Modified`, `ETag` and `Accept-Ranges`.
+///   file's extension (`mime_guess`'s table), `Last-Modified`, `ETag` and `Accept-Ranges`.
 /// - Conditional requests: `If-None-Match`, and `If-Modified-Since`
 ///   without it, answered `304 Not Modified`.
 /// - One byte range (`Range: bytes=a-b`, `a-`, `-n`): `206` with
