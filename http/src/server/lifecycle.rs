@@ -32,11 +32,8 @@ const GONE: u8 = 1;
 const SHUTDOWN: u8 = 2;
 /// The handler returned.
 const ENDED: u8 = 4;
-/// Someone asked about the client (`done`, `is_client_gone`): watch even
-/// when the automatic cancel is off.
-const WANTED: u8 = 8;
-/// The handler's body reads no longer touch the socket: it may be watched.
-const QUIET: u8 = 16;
+/// The handler's body reads no longer touch the socket: it is watched.
+const QUIET: u8 = 8;
 
 /// What the server knows about the request in flight on one connection.
 #[derive(Debug)]
@@ -125,21 +122,13 @@ impl Lifecycle {
         self.flags.load(Ordering::SeqCst) & GONE != 0
     }
 
-    /// Marks that a handler asked about its client: watch the connection
-    /// (now, if the body allows) even with the automatic cancel off.
-    pub(crate) fn want_watch(self: &Arc<Self>) {
-        let before = self.flags.fetch_or(WANTED, Ordering::SeqCst);
-        if before & WANTED == 0 && before & QUIET != 0 {
-            self.watch();
-        }
-    }
-
     /// Marks that the handler's reads no longer touch the socket (the body
-    /// is complete, or entirely buffered, and nothing follows it); starts
-    /// watching if the automatic cancel is on or a handler asked.
+    /// is complete, or entirely buffered, and nothing follows it): starts
+    /// watching. The watcher runs whether or not the automatic cancel is
+    /// on, so that `is_client_gone` is already right when first asked.
     pub(crate) fn body_quiet(self: &Arc<Self>) {
         let before = self.flags.fetch_or(QUIET, Ordering::SeqCst);
-        if before & QUIET == 0 && (self.auto_cancel || before & WANTED != 0) {
+        if before & QUIET == 0 {
             self.watch();
         }
     }

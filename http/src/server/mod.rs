@@ -70,8 +70,8 @@ pub struct Config {
     /// none) the server watches the connection, and on end of stream or a
     /// reset it cancels the handler, so its next cancel-aware blocking call
     /// (or a `select!` with an `interrupted` arm) fails at once. Off, the
-    /// handler runs on and can ask with [`Request::is_client_gone`] or wait
-    /// on [`Request::done`].
+    /// connection is still watched, but the handler runs on; it can ask
+    /// with [`Request::is_client_gone`] or wait on [`Request::done`].
     pub cancel_on_disconnect: bool,
 }
 

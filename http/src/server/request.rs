@@ -382,7 +382,6 @@ impl Request {
     /// fail at once. A client that half-closes its side after sending the
     /// request counts as gone, as in Go.
     pub fn is_client_gone(&self) -> bool {
-        self.body.life.want_watch();
         self.body.life.is_client_gone()
     }
 
@@ -408,12 +407,7 @@ impl Request {
     /// });
     /// # drop(h);
     /// ```
-    ///
-    /// Asking for it (or calling [`Request::is_client_gone`]) makes the
-    /// server watch the connection even when
-    /// [`crate::Config::cancel_on_disconnect`] is off.
     pub fn done(&self) -> Receiver<()> {
-        self.body.life.want_watch();
         self.body.life.done()
     }
 

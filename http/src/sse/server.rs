@@ -124,7 +124,6 @@ impl EventStream<'_> {
     /// shutdown starts.
     pub fn forward(&mut self, events: &Receiver<Event>, keep_alive: Duration) -> io::Result<()> {
         let life = self.w.life().clone();
-        life.want_watch();
         let done = life.done();
         let gone = || {
             io::Error::new(
