@@ -38,34 +38,38 @@ fn report<T>(rx: &mpsc::Receiver<T>, since: Instant, within: Duration) -> (T, Du
 
 #[test]
 fn quiet_sse_stream_ends_when_the_client_closes() {
-    watchdog("quiet_sse_stream_ends_when_the_client_closes", LIMIT, || {
-        let (ended_tx, ended_rx) = mpsc::channel();
-        let ended_tx = Mutex::new(ended_tx);
-        // Nothing is ever published, and keep-alives are 30 s apart: only
-        // the watcher can notice the client leaving.
-        let (_events_tx, events_rx) = chan::bounded::<Event>(1);
-        let s = start(
-            Config::default(),
-            handler_fn(move |_req, resp| {
-                let r = resp
-                    .event_stream()
-                    .forward(&events_rx, Duration::from_secs(30));
-                let gone = matches!(&r, Err(e) if is_client_gone(e));
-                ended_tx.lock().unwrap().send(gone).unwrap();
-                Ok(())
-            }),
-        );
-        let mut c = connect(s.addr);
-        c.write_all(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
-            .unwrap();
-        read_head(&mut c);
-        std::thread::sleep(Duration::from_millis(100));
-        let t = Instant::now();
-        drop(c);
-        let (gone, took) = report(&ended_rx, t, Duration::from_secs(1));
-        assert!(gone, "forward did not report a departed client");
-        eprintln!("quiet SSE stream ended {took:?} after the client closed");
-    });
+    watchdog(
+        "quiet_sse_stream_ends_when_the_client_closes",
+        LIMIT,
+        || {
+            let (ended_tx, ended_rx) = mpsc::channel();
+            let ended_tx = Mutex::new(ended_tx);
+            // Nothing is ever published, and keep-alives are 30 s apart: only
+            // the watcher can notice the client leaving.
+            let (_events_tx, events_rx) = chan::bounded::<Event>(1);
+            let s = start(
+                Config::default(),
+                handler_fn(move |_req, resp| {
+                    let r = resp
+                        .event_stream()
+                        .forward(&events_rx, Duration::from_secs(30));
+                    let gone = matches!(&r, Err(e) if is_client_gone(e));
+                    ended_tx.lock().unwrap().send(gone).unwrap();
+                    Ok(())
+                }),
+            );
+            let mut c = connect(s.addr);
+            c.write_all(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
+            read_head(&mut c);
+            std::thread::sleep(Duration::from_millis(100));
+            let t = Instant::now();
+            drop(c);
+            let (gone, took) = report(&ended_rx, t, Duration::from_secs(1));
+            assert!(gone, "forward did not report a departed client");
+            eprintln!("quiet SSE stream ended {took:?} after the client closed");
+        },
+    );
 }
 
 #[test]
@@ -91,7 +95,8 @@ fn handler_blocked_in_a_channel_receive_ends_when_its_client_resets() {
                 }),
             );
             let mut c = connect(s.addr);
-            c.write_all(b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+            c.write_all(b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
             std::thread::sleep(Duration::from_millis(150));
             let t = Instant::now();
             reset(c);
@@ -138,8 +143,7 @@ fn an_upload_whose_client_vanishes_mid_body_frees_the_handler() {
             std::thread::sleep(Duration::from_millis(150));
             let t = Instant::now();
             drop(c);
-            let ((read_failed, n, wait, gone), took) =
-                report(&ended_rx, t, Duration::from_secs(1));
+            let ((read_failed, n, wait, gone), took) = report(&ended_rx, t, Duration::from_secs(1));
             assert!(read_failed, "the body read did not fail");
             assert_eq!(n, 8 * 16 * 1024);
             assert_eq!(wait, Err(RecvError::Canceled));
@@ -186,7 +190,8 @@ fn with_the_automatic_cancel_off_the_handler_keeps_running() {
             );
 
             let mut c = connect(s.addr);
-            c.write_all(b"GET /sleepy HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+            c.write_all(b"GET /sleepy HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
             std::thread::sleep(Duration::from_millis(100));
             let t = Instant::now();
             reset(c);
@@ -195,7 +200,8 @@ fn with_the_automatic_cancel_off_the_handler_keeps_running() {
             assert!(took >= Duration::from_millis(450), "ended early: {took:?}");
 
             let mut c = connect(s.addr);
-            c.write_all(b"GET /select HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+            c.write_all(b"GET /select HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
             std::thread::sleep(Duration::from_millis(100));
             let t = Instant::now();
             drop(c);
@@ -221,16 +227,22 @@ fn pipelined_requests_survive_the_watcher() {
             }),
         );
         let mut c = connect(s.addr);
-        c.write_all(b"GET /one HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        c.write_all(b"GET /one HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
         std::thread::sleep(Duration::from_millis(20));
         // Arrives while /one's handler runs and its connection is watched.
-        c.write_all(b"GET /two HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        c.write_all(b"GET /two HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
         let mut buf = Vec::new();
         let r1 = util::read_response(&mut c, &mut buf, false).unwrap();
         let r2 = util::read_response(&mut c, &mut buf, false).unwrap();
         assert_eq!((r1.text(), r2.text()), ("/one".into(), "/two".into()));
         let mut b = [0u8; 1];
-        c.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-        assert!(c.read(&mut b).is_err(), "connection closed after pipelining");
+        c.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        assert!(
+            c.read(&mut b).is_err(),
+            "connection closed after pipelining"
+        );
     });
 }

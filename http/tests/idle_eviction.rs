@@ -54,7 +54,8 @@ fn a_new_client_displaces_the_longest_idle_keep_alive_connection() {
             );
             // The others still serve.
             for (i, c) in idle.iter_mut().enumerate().skip(1) {
-                c.write_all(b"GET /again HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+                c.write_all(b"GET /again HTTP/1.1\r\nHost: t\r\n\r\n")
+                    .unwrap();
                 let r = read_response(c, &mut Vec::new(), false)
                     .unwrap_or_else(|| panic!("connection {i} was closed"));
                 assert_eq!(r.text(), "/again");

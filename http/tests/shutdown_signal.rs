@@ -35,7 +35,8 @@ fn shutdown_with_a_client_that_already_left_returns_at_once() {
                 }),
             );
             let mut c = connect(s.addr);
-            c.write_all(b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+            c.write_all(b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
             std::thread::sleep(Duration::from_millis(100));
             drop(c);
             std::thread::sleep(Duration::from_millis(100));
@@ -90,7 +91,11 @@ fn shutdown_with_an_open_sse_stream_returns_at_once() {
                 "forward did not end cleanly"
             );
             rest.extend_from_slice(&tail);
-            assert!(rest.ends_with(b"0\r\n\r\n"), "{:?}", String::from_utf8_lossy(&rest));
+            assert!(
+                rest.ends_with(b"0\r\n\r\n"),
+                "{:?}",
+                String::from_utf8_lossy(&rest)
+            );
         },
     );
 }
@@ -120,7 +125,8 @@ fn a_long_poll_waiting_on_the_shutdown_signal_ends_when_it_starts() {
                 }))
             });
             let mut c = connect(addr);
-            c.write_all(b"GET /poll HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+            c.write_all(b"GET /poll HTTP/1.1\r\nHost: t\r\n\r\n")
+                .unwrap();
             std::thread::sleep(Duration::from_millis(100));
             let t = Instant::now();
             handle.shutdown(GRACE);
@@ -131,11 +137,7 @@ fn a_long_poll_waiting_on_the_shutdown_signal_ends_when_it_starts() {
             let took = t.elapsed();
             eprintln!("long poll ended by the shutdown signal; serve returned after {took:?}");
             // Both signals close at once; select picks either.
-            assert!(
-                r.text() == "shutdown" || r.text() == "done",
-                "{}",
-                r.text()
-            );
+            assert!(r.text() == "shutdown" || r.text() == "done", "{}", r.text());
             assert_eq!(r.header("connection"), Some("close"));
             assert!(took < Duration::from_millis(500), "{took:?}");
         },

@@ -240,7 +240,11 @@ fn watch(stream: &TcpStream) -> bool {
             Ok(0) => return true,
             Ok(_) => return false,
             Err(e) if fibra_runtime::is_canceled(&e) => return false,
-            Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => return true,
         }
     }

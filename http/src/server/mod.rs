@@ -485,10 +485,10 @@ impl ShutdownHandle {
     ///     select! {
     ///         recv(stopping) -> _ => resp.text("server going away\n"),
     ///         timeout(std::time::Duration::from_secs(30)) => resp.text("no news\n"),
-    ///     }
+    ///     };
     ///     Ok(())
     /// }))
-    /// # });
+    /// # }).unwrap();
     /// ```
     pub fn started(&self) -> Receiver<()> {
         self.shared.started_rx.clone()

@@ -402,7 +402,7 @@ impl Request {
     ///         recv(done) -> _ => return Err(Error::new(
     ///             fibra_http::StatusCode::SERVICE_UNAVAILABLE, "gone or shutting down")),
     ///         interrupted(e) => return Err(Error::internal(e)),
-    ///     }
+    ///     };
     ///     Ok(())
     /// });
     /// # drop(h);

@@ -241,6 +241,9 @@ pub fn read_head(s: &mut TcpStream) -> Vec<u8> {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             return buf.split_off(i + 4);
         }
-        assert!(fill(s, &mut buf), "connection closed inside a response head");
+        assert!(
+            fill(s, &mut buf),
+            "connection closed inside a response head"
+        );
     }
 }
