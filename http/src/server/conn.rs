@@ -10,6 +10,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode, Version};
 
 use super::io::{Input, Output, FLUSH_THRESHOLD};
+use super::lifecycle::Lifecycle;
 use super::request::BodyState;
 use super::response::Upgraded;
 use super::{ConnEntry, Handler, Request, Response, Shared};
@@ -41,14 +42,21 @@ impl Drop for Registered<'_> {
 
 /// Serves one connection until it closes. Runs in its own coroutine.
 pub(super) fn run(stream: TcpStream, peer: SocketAddr, shared: &Shared, handler: &dyn Handler) {
-    let entry = fibra_runtime::coroutine::current().map(|co| shared.register(co));
-    let id = entry.as_ref().map(|e| e.id());
-    let _registered = Registered { shared, id };
     let _ = stream.set_nodelay(true);
     let stream = Arc::new(stream);
+    let co = fibra_runtime::coroutine::current();
+    let life = Arc::new(Lifecycle::new(
+        co.clone(),
+        shared.config.cancel_on_disconnect,
+        &stream,
+    ));
+    let entry = co.map(|co| shared.register(co, life.clone()));
+    let id = entry.as_ref().map(|e| e.id());
+    let _registered = Registered { shared, id };
     let conn = Conn {
         shared,
         entry,
+        life,
         peer,
         input: Input::new(stream.clone()),
         out: Output {
@@ -67,6 +75,8 @@ struct Conn<'a> {
     shared: &'a Shared,
     /// This connection in the server's table (`None` outside a coroutine).
     entry: Option<Arc<ConnEntry>>,
+    /// The request in flight: client gone, shutdown, the watcher.
+    life: Arc<Lifecycle>,
     peer: SocketAddr,
     input: Input,
     out: Output,
@@ -122,7 +132,10 @@ impl Conn<'_> {
                 self.input
                     .read_first(&mut first, None, Some(cfg.idle_timeout))
             };
-            self.set_idle(false);
+            if !self.set_idle(false) {
+                // Closed by a shutdown or to admit a new connection.
+                return None;
+            }
             let n = match got {
                 Ok(0) => return None,
                 Ok(n) => n,
@@ -193,11 +206,16 @@ impl Conn<'_> {
     }
 
     /// Marks the connection idle (between requests, where a graceful
-    /// shutdown may cancel it) or busy. Returns `false` when it should close
-    /// instead of waiting (shutdown started).
+    /// shutdown, or a new client at `max_connections`, may close it) or
+    /// busy. Returns `false` when it should close instead: shutdown started
+    /// (going idle), or it was picked to close while idle (going busy).
     fn set_idle(&self, idle: bool) -> bool {
         match &self.entry {
-            Some(e) => e.set_idle(idle) && !(idle && self.shared.is_shutting_down()),
+            Some(e) if idle => {
+                e.set_idle(self.served > 0, self.shared);
+                !self.shared.is_shutting_down()
+            }
+            Some(e) => e.set_busy(),
             None => true,
         }
     }
@@ -228,6 +246,7 @@ impl Conn<'_> {
         let Conn {
             shared,
             entry,
+            life,
             peer,
             input,
             mut out,
@@ -246,6 +265,10 @@ impl Conn<'_> {
             .max_requests_per_connection
             .is_some_and(|max| served + 1 >= max);
         let keep_alive = head.keep_alive && !last && !shared.is_shutting_down();
+        life.begin();
+        if shared.is_shutting_down() {
+            life.shutdown_started();
+        }
         let body = BodyState {
             input,
             decoder: BodyDecoder::new(head.framing),
@@ -253,14 +276,22 @@ impl Conn<'_> {
             read_timeout: cfg.body_read_timeout,
             deadline: None,
             failed: false,
+            life: life.clone(),
         };
+        if body.socket_quiet() {
+            life.body_quiet();
+        }
         let mut req = Request::new(head, peer, body, cfg.max_body_size);
-        let mut resp = Response::new(out, version, is_head, keep_alive);
+        let mut resp = Response::new(out, version, is_head, keep_alive, life.clone());
 
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| match cfg.request_timeout {
             Some(t) => fibra_runtime::with_timeout(t, || handler.call(&mut req, &mut resp)),
             None => handler.call(&mut req, &mut resp),
         }));
+        // From here on the client leaving cancels nothing; once the watcher
+        // is stopped, whether it left is known for good.
+        life.end();
+        life.stop_watching();
         let mut healthy = true;
         match outcome {
             Ok(Ok(())) => {}
@@ -300,6 +331,9 @@ impl Conn<'_> {
             let _ = resp.out.stream.shutdown(Shutdown::Both);
             return None;
         }
+        if life.is_client_gone() {
+            return finish_for_departed_client(resp);
+        }
 
         let upgrade = resp
             .upgrade
@@ -332,6 +366,7 @@ impl Conn<'_> {
         let mut conn = Conn {
             shared,
             entry,
+            life,
             peer,
             input,
             out,
@@ -375,6 +410,24 @@ impl Conn<'_> {
             }
         }
     }
+}
+
+/// The client closed or reset the connection while its handler ran: send
+/// what the handler produced (a client that only half-closed may still
+/// read it), then close. The connection's coroutine may have been canceled
+/// for the departure, so this runs shielded; the write timeout bounds it.
+#[cold]
+fn finish_for_departed_client(mut resp: Response) -> Option<Conn<'static>> {
+    fibra_runtime::shield(|| {
+        if !resp.head_sent() {
+            resp.keep_alive = false;
+        }
+        resp.upgrade = None;
+        let _ = resp.finish();
+        let _ = resp.out.flush();
+        let _ = resp.out.stream.shutdown(Shutdown::Both);
+    });
+    None
 }
 
 /// Passes the connection to an upgrade callback.

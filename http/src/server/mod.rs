@@ -3,18 +3,22 @@
 mod conn;
 mod handler;
 mod io;
+mod lifecycle;
 mod request;
 mod response;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use fibra_net::{TcpListener, ToSocketAddrs};
+use fibra_runtime::chan::{self, Receiver, Sender};
 use fibra_runtime::coroutine::Coroutine;
 use fibra_runtime::Unparker;
+
+use lifecycle::Lifecycle;
 
 pub use handler::{handler_fn, Handler};
 pub use request::{Body, Request};
@@ -51,13 +55,24 @@ pub struct Config {
     /// Requests served on one connection before it is closed (default
     /// none).
     pub max_requests_per_connection: Option<usize>,
-    /// Most open connections (default 10,000); at the limit the server
-    /// stops accepting until one closes, leaving new ones in the kernel's
+    /// Most open connections (default 10,000). A new client at the limit
+    /// makes the server close the keep-alive connection idle the longest
+    /// (one that has served a request and waits for the next), as hyper
+    /// does; when none is idle, it waits until one closes or goes idle,
+    /// holding the new connection, with later ones left in the kernel's
     /// backlog.
     pub max_connections: usize,
     /// How much unread request body the server discards after a handler to
     /// keep the connection (default 256 KiB); past it the connection closes.
     pub max_drain: usize,
+    /// Cancel a handler's coroutine when its client goes away (default
+    /// `true`): once the request body has been read (or when there is
+    /// none) the server watches the connection, and on end of stream or a
+    /// reset it cancels the handler, so its next cancel-aware blocking call
+    /// (or a `select!` with an `interrupted` arm) fails at once. Off, the
+    /// connection is still watched, but the handler runs on; it can ask
+    /// with [`Request::is_client_gone`] or wait on [`Request::done`].
+    pub cancel_on_disconnect: bool,
 }
 
 impl Default for Config {
@@ -75,6 +90,7 @@ impl Default for Config {
             max_requests_per_connection: None,
             max_connections: 10_000,
             max_drain: 256 * 1024,
+            cancel_on_disconnect: true,
         }
     }
 }
@@ -118,17 +134,37 @@ struct Shared {
     /// `serve`'s caller waiting for connections to finish.
     drain_waiter: Mutex<Option<Unparker>>,
     /// Connection coroutines by id. Locked once when a connection opens
-    /// and once when it closes; the per-request idle flag is an atomic in
+    /// and once when it closes; the per-request idle state is an atomic in
     /// the entry.
     conns: Mutex<HashMap<u64, Arc<ConnEntry>>>,
+    /// Closed when the shutdown starts ([`ShutdownHandle::started`]).
+    started_tx: Sender<()>,
+    started_rx: Receiver<()>,
+    /// The origin of [`ConnEntry::idle_since`].
+    epoch: Instant,
 }
 
-/// One open connection: its coroutine, and whether it is idle (between
-/// requests), where a graceful shutdown cancels it.
+/// Handling a request (or reading its head).
+const BUSY: u8 = 0;
+/// Waiting for the first request of a connection.
+const IDLE_NEW: u8 = 1;
+/// Waiting for the next request after serving one: a keep-alive
+/// connection, which a new client at `max_connections` may displace.
+const IDLE_KEEP_ALIVE: u8 = 2;
+/// Picked to close while idle (shutdown, or to admit a new client); its
+/// coroutine is canceled.
+const CLOSING: u8 = 3;
+
+/// One open connection: its coroutine, whether it is idle (between
+/// requests, where a graceful shutdown cancels it) and since when, and its
+/// request's lifecycle.
 #[derive(Debug)]
 struct ConnEntry {
     co: Coroutine,
-    idle: AtomicBool,
+    state: AtomicU8,
+    /// Nanoseconds from [`Shared::epoch`] to when it last went idle.
+    idle_since: AtomicU64,
+    life: Arc<Lifecycle>,
 }
 
 impl ConnEntry {
@@ -136,13 +172,36 @@ impl ConnEntry {
         self.co.id()
     }
 
-    /// Sets the idle flag. Always `true`; the shutdown check is the
-    /// caller's, after this store (both sides use `SeqCst`: either the
-    /// connection sees the shutdown flag, or the shutdown sees it idle and
-    /// cancels its wait).
-    fn set_idle(&self, idle: bool) -> bool {
-        self.idle.store(idle, Ordering::SeqCst);
-        true
+    /// Marks the connection idle. The shutdown check is the caller's, after
+    /// this store (both sides use `SeqCst`: either the connection sees the
+    /// shutdown flag, or the shutdown sees it idle and cancels its wait).
+    fn set_idle(&self, served: bool, shared: &Shared) {
+        if served {
+            let since = shared.epoch.elapsed().as_nanos() as u64;
+            self.idle_since.store(since, Ordering::Relaxed);
+            self.state.store(IDLE_KEEP_ALIVE, Ordering::SeqCst);
+        } else {
+            self.state.store(IDLE_NEW, Ordering::SeqCst);
+        }
+    }
+
+    /// Marks the connection busy; `false` if it was picked to close while
+    /// idle (its coroutine is canceled: it cannot serve a request).
+    fn set_busy(&self) -> bool {
+        self.state.swap(BUSY, Ordering::SeqCst) != CLOSING
+    }
+
+    /// Closes the connection if it is idle (in state `from`): cancels its
+    /// wait for a request. `false` if it was not.
+    fn close_if(&self, from: u8) -> bool {
+        let closing = self
+            .state
+            .compare_exchange(from, CLOSING, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
+        if closing {
+            self.co.cancel();
+        }
+        closing
     }
 }
 
@@ -158,13 +217,33 @@ impl Shared {
     }
 
     /// Registers the calling connection's coroutine (initially busy).
-    fn register(&self, co: Coroutine) -> Arc<ConnEntry> {
+    fn register(&self, co: Coroutine, life: Arc<Lifecycle>) -> Arc<ConnEntry> {
         let entry = Arc::new(ConnEntry {
             co,
-            idle: AtomicBool::new(false),
+            state: AtomicU8::new(BUSY),
+            idle_since: AtomicU64::new(0),
+            life,
         });
         lock(&self.conns).insert(entry.id(), entry.clone());
         entry
+    }
+
+    /// Closes the keep-alive connection that has been idle the longest, to
+    /// make room for a new one. `false` if none is idle.
+    fn close_longest_idle(&self) -> bool {
+        loop {
+            let oldest = lock(&self.conns)
+                .values()
+                .filter(|e| e.state.load(Ordering::SeqCst) == IDLE_KEEP_ALIVE)
+                .min_by_key(|e| e.idle_since.load(Ordering::Relaxed))
+                .cloned();
+            match oldest {
+                None => return false,
+                // It may have just received a request: then look again.
+                Some(e) if e.close_if(IDLE_KEEP_ALIVE) => return true,
+                Some(_) => {}
+            }
+        }
     }
 
     fn connection_closed(&self, id: Option<u64>) {
@@ -196,6 +275,7 @@ impl Server {
 
     /// A server accepting on `listener`, with the default [`Config`].
     pub fn new(listener: TcpListener) -> Server {
+        let (started_tx, started_rx) = chan::bounded(0);
         Server {
             listener,
             shared: Arc::new(Shared {
@@ -208,6 +288,9 @@ impl Server {
                 acceptor_unparker: Mutex::new(None),
                 drain_waiter: Mutex::new(None),
                 conns: Mutex::new(HashMap::new()),
+                started_tx,
+                started_rx,
+                epoch: Instant::now(),
             }),
         }
     }
@@ -273,24 +356,15 @@ impl Server {
 
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, handler: &Arc<dyn Handler>) {
     *lock(&shared.acceptor_unparker) = Some(fibra_runtime::current_unparker());
-    let max = shared.config.max_connections.max(1);
     loop {
-        // Back-pressure: at the limit, wait for a connection to close.
-        while shared.active.load(Ordering::SeqCst) >= max {
-            shared.acceptor_waiting.store(true, Ordering::SeqCst);
-            if shared.active.load(Ordering::SeqCst) < max {
-                shared.acceptor_waiting.store(false, Ordering::SeqCst);
-                break;
-            }
-            if fibra_runtime::park_deadline(None).is_err() || shared.is_shutting_down() {
-                return;
-            }
-        }
         if shared.is_shutting_down() {
             return;
         }
         match listener.accept() {
             Ok((stream, peer)) => {
+                if !make_room(shared) {
+                    return;
+                }
                 shared.active.fetch_add(1, Ordering::SeqCst);
                 let sh = shared.clone();
                 let h = handler.clone();
@@ -317,6 +391,36 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, handler: &Arc<dyn H
             }
         }
     }
+}
+
+/// How often the acceptor, at `max_connections` with no idle connection to
+/// close, looks again for one that went idle.
+const RECHECK_IDLE: Duration = Duration::from_millis(50);
+
+/// Back-pressure at `max_connections`, with a client accepted and waiting:
+/// closes the longest-idle keep-alive connection, or waits until one
+/// closes (or goes idle, to close it). `false`: the server is stopping.
+fn make_room(shared: &Shared) -> bool {
+    let max = shared.config.max_connections.max(1);
+    let mut closed_one = false;
+    while shared.active.load(Ordering::SeqCst) >= max {
+        if !closed_one {
+            closed_one = shared.close_longest_idle();
+        }
+        shared.acceptor_waiting.store(true, Ordering::SeqCst);
+        if shared.active.load(Ordering::SeqCst) < max {
+            shared.acceptor_waiting.store(false, Ordering::SeqCst);
+            break;
+        }
+        // A closed connection wakes this at once; the deadline only serves
+        // to look for newly idle ones.
+        let recheck = (!closed_one).then(|| Instant::now() + RECHECK_IDLE);
+        let waited = fibra_runtime::park_deadline(recheck);
+        if shared.is_shutting_down() || waited.as_ref().is_err_and(fibra_runtime::is_canceled) {
+            return false;
+        }
+    }
+    true
 }
 
 /// After the accept loop stopped: wait for in-flight requests until the
@@ -351,14 +455,43 @@ impl ShutdownHandle {
         if let Some(acceptor) = lock(&sh.acceptor).as_ref() {
             acceptor.cancel();
         }
+        sh.started_tx.close();
         for entry in lock(&sh.conns).values() {
-            if entry.idle.load(Ordering::SeqCst) {
-                entry.co.cancel();
+            if !entry.close_if(IDLE_NEW) && !entry.close_if(IDLE_KEEP_ALIVE) {
+                // Busy: its handler's `Request::done` closes.
+                entry.life.shutdown_started();
             }
         }
         if let Some(u) = lock(&sh.drain_waiter).as_ref() {
             u.unpark();
         }
+    }
+
+    /// A receiver that is closed when [`ShutdownHandle::shutdown`] starts,
+    /// for long-lived handlers (streams, WebSockets, long polls) to end
+    /// early instead of holding the shutdown until its grace period ends:
+    /// Go's `srv.RegisterOnShutdown`, as a channel for `select!`. Nothing
+    /// is ever sent on it. [`Request::done`] closes at the same moment, and
+    /// `EventStream::forward` (SSE) returns by itself.
+    ///
+    /// ```no_run
+    /// use fibra_http::{handler_fn, Server};
+    /// use fibra_runtime::select;
+    ///
+    /// # fibra_runtime::run(|| -> std::io::Result<()> {
+    /// let server = Server::bind("127.0.0.1:8080")?;
+    /// let stopping = server.shutdown_handle().started();
+    /// server.serve(handler_fn(move |_req, resp| {
+    ///     select! {
+    ///         recv(stopping) -> _ => resp.text("server going away\n"),
+    ///         timeout(std::time::Duration::from_secs(30)) => resp.text("no news\n"),
+    ///     };
+    ///     Ok(())
+    /// }))
+    /// # }).unwrap();
+    /// ```
+    pub fn started(&self) -> Receiver<()> {
+        self.shared.started_rx.clone()
     }
 
     /// Whether [`ShutdownHandle::shutdown`] was called.

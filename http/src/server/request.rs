@@ -2,12 +2,16 @@
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use fibra_runtime::chan::Receiver;
 
 use http::header::{self, HeaderMap};
 use http::{Extensions, Method, StatusCode, Uri, Version};
 
 use super::io::Input;
+use super::lifecycle::{is_disconnect, Lifecycle};
 use crate::proto::{BodyDecoder, RequestHead};
 use crate::urlencoded;
 use crate::Error;
@@ -50,6 +54,9 @@ pub(crate) struct BodyState {
     /// A read failed (malformed chunk, timeout, reset): the rest of the
     /// stream cannot be trusted.
     pub(crate) failed: bool,
+    /// The request's lifecycle, told when the body ends (the connection can
+    /// be watched from then on) or the client leaves in the middle of it.
+    pub(crate) life: Arc<Lifecycle>,
 }
 
 impl BodyState {
@@ -66,10 +73,31 @@ impl BodyState {
             return Ok(0);
         }
         let r = self.next_piece_inner(max, take);
-        if r.is_err() {
-            self.failed = true;
+        match &r {
+            Err(e) => {
+                self.failed = true;
+                if is_disconnect(e) {
+                    self.life.client_gone();
+                }
+            }
+            Ok(_) if self.decoder.is_done() => self.watch_if_quiet(),
+            Ok(_) => {}
         }
         r
+    }
+
+    /// Whether everything left of this request's body is already buffered
+    /// and nothing follows it: the handler's reads will not touch the
+    /// socket, so the connection can be watched for the client leaving.
+    pub(crate) fn socket_quiet(&self) -> bool {
+        !self.failed && self.decoder.remaining_hint() == Some(self.input.pending().len() as u64)
+    }
+
+    /// Tells the lifecycle when the socket can be watched.
+    fn watch_if_quiet(&self) {
+        if self.socket_quiet() {
+            self.life.body_quiet();
+        }
     }
 
     fn next_piece_inner(&mut self, max: usize, take: impl FnOnce(&[u8])) -> io::Result<usize> {
@@ -341,6 +369,46 @@ impl Request {
                 return Err(too_large());
             }
         }
+    }
+
+    /// Whether the client has gone away: it closed or reset the connection
+    /// (Go's `r.Context().Err() != nil`, for the client side).
+    ///
+    /// The server can tell only once the request body has been read (or
+    /// when there is none): until then a closed connection shows up as an
+    /// error from the body read, which also sets this. With
+    /// [`crate::Config::cancel_on_disconnect`] on (the default) the
+    /// handler's coroutine is also canceled then, so its blocking calls
+    /// fail at once. A client that half-closes its side after sending the
+    /// request counts as gone, as in Go.
+    pub fn is_client_gone(&self) -> bool {
+        self.body.life.is_client_gone()
+    }
+
+    /// A receiver that is closed when the client goes away (see
+    /// [`Request::is_client_gone`]), when the server's graceful shutdown
+    /// starts, or when the handler returns: Go's `r.Context().Done()`.
+    /// Nothing is ever sent on it, so it works in `select!`:
+    ///
+    /// ```no_run
+    /// use fibra_http::{handler_fn, Error};
+    /// use fibra_runtime::{chan, select};
+    ///
+    /// let (_tx, jobs) = chan::bounded::<String>(1);
+    /// let h = handler_fn(move |req, resp| {
+    ///     let done = req.done();
+    ///     select! {
+    ///         recv(jobs) -> job => resp.text(job.unwrap_or_default()),
+    ///         recv(done) -> _ => return Err(Error::new(
+    ///             fibra_http::StatusCode::SERVICE_UNAVAILABLE, "gone or shutting down")),
+    ///         interrupted(e) => return Err(Error::internal(e)),
+    ///     };
+    ///     Ok(())
+    /// });
+    /// # drop(h);
+    /// ```
+    pub fn done(&self) -> Receiver<()> {
+        self.body.life.done()
     }
 
     /// Reads the whole body up to the server's `max_body_size`

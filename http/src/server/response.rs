@@ -1,12 +1,14 @@
 //! The response a handler fills in.
 
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 
 use fibra_net::TcpStream;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
 
 use super::io::{Output, FLUSH_THRESHOLD};
+use super::lifecycle::Lifecycle;
 use crate::proto::{encode_chunk, encode_last_chunk, encode_response_head, ResponseFraming};
 use crate::Error;
 
@@ -44,6 +46,8 @@ pub struct Response {
     pub(crate) keep_alive: bool,
     pub(crate) phase: Phase,
     pub(crate) upgrade: Option<UpgradeFn>,
+    /// The request's lifecycle (client gone, shutdown), for streams.
+    pub(crate) life: Arc<Lifecycle>,
 }
 
 impl std::fmt::Debug for Response {
@@ -58,7 +62,13 @@ impl std::fmt::Debug for Response {
 }
 
 impl Response {
-    pub(crate) fn new(out: Output, version: Version, is_head: bool, keep_alive: bool) -> Response {
+    pub(crate) fn new(
+        out: Output,
+        version: Version,
+        is_head: bool,
+        keep_alive: bool,
+        life: Arc<Lifecycle>,
+    ) -> Response {
         Response {
             status: StatusCode::OK,
             headers: HeaderMap::new(),
@@ -69,6 +79,7 @@ impl Response {
             keep_alive,
             phase: Phase::Buffering,
             upgrade: None,
+            life,
         }
     }
 
@@ -334,6 +345,14 @@ fn no_body_status(s: StatusCode) -> bool {
 #[derive(Debug)]
 pub struct BodyWriter<'a> {
     resp: &'a mut Response,
+}
+
+impl BodyWriter<'_> {
+    /// The request's lifecycle, for streams that end when the client
+    /// leaves or the server shuts down.
+    pub(crate) fn life(&self) -> &Arc<Lifecycle> {
+        &self.resp.life
+    }
 }
 
 impl Write for BodyWriter<'_> {

@@ -3,7 +3,8 @@
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use fibra_runtime::chan::{Receiver, RecvError};
+use fibra_runtime::chan::Receiver;
+use fibra_runtime::select;
 
 use super::Event;
 use crate::{BodyWriter, Response};
@@ -109,17 +110,42 @@ impl EventStream<'_> {
 
     /// Sends every event received on `events` until the channel closes,
     /// with a comment keep-alive whenever nothing was sent for
-    /// `keep_alive`.
+    /// `keep_alive`. Also returns, without waiting for the next event or
+    /// keep-alive, when the client goes away or the server's graceful
+    /// shutdown starts (see [`crate::Request::done`]), so open streams do
+    /// not hold a shutdown until its grace period ends.
     ///
     /// # Errors
-    /// As [`EventStream::send`]: returns when the client goes away.
+    /// As [`EventStream::send`]. When the client goes away, an error for
+    /// which [`is_client_gone`] is true (`ConnectionAborted` if it was seen
+    /// while waiting); an [`fibra_runtime::is_canceled`] or `TimedOut`
+    /// error when the handler is canceled for another reason or its
+    /// `request_timeout` passes. `Ok(())` when `events` closes or the
+    /// shutdown starts.
     pub fn forward(&mut self, events: &Receiver<Event>, keep_alive: Duration) -> io::Result<()> {
+        let life = self.w.life().clone();
+        let done = life.done();
+        let gone = || {
+            io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the client closed the event stream",
+            )
+        };
         let mut last = Instant::now();
         loop {
-            match events.recv_deadline(last + keep_alive) {
-                Ok(ev) => self.send(&ev)?,
-                Err(RecvError::Timeout) => self.comment("")?,
-                Err(_) => return Ok(()),
+            let wait = (last + keep_alive).saturating_duration_since(Instant::now());
+            select! {
+                recv(events) -> ev => match ev {
+                    Ok(ev) => self.send(&ev)?,
+                    Err(_) => return Ok(()),
+                },
+                recv(done) -> _ => {
+                    return if life.is_client_gone() { Err(gone()) } else { Ok(()) };
+                }
+                timeout(wait) => self.comment("")?,
+                interrupted(e) => {
+                    return Err(if life.is_client_gone() { gone() } else { e });
+                }
             }
             last = Instant::now();
         }

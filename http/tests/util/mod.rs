@@ -206,3 +206,44 @@ pub fn get(addr: SocketAddr, target: &str, headers: &str) -> Resp {
         &format!("GET {target} HTTP/1.1\r\nHost: t\r\n{headers}\r\n"),
     )
 }
+
+/// Runs `test` on its own thread and fails, naming it, if it has not
+/// finished within `limit`: a handler or shutdown that never ends fails the
+/// test instead of hanging the suite.
+#[track_caller]
+pub fn watchdog(name: &'static str, limit: Duration, test: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            test();
+            let _ = tx.send(());
+        })
+        .expect("spawn test thread");
+    match rx.recv_timeout(limit) {
+        Ok(()) => t.join().expect("finished"),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{name}: still running after {limit:?}")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(p) = t.join() {
+                std::panic::resume_unwind(p);
+            }
+        }
+    }
+}
+
+/// Reads from `s` until the end of a response head; returns what followed
+/// it.
+pub fn read_head(s: &mut TcpStream) -> Vec<u8> {
+    let mut buf = Vec::new();
+    loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            return buf.split_off(i + 4);
+        }
+        assert!(
+            fill(s, &mut buf),
+            "connection closed inside a response head"
+        );
+    }
+}
