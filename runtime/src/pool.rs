@@ -171,6 +171,7 @@ pub struct Stats {
 struct Config {
     max_size: usize,
     min_idle: usize,
+    max_idle: usize,
     checkout_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
     max_lifetime: Option<Duration>,
@@ -214,6 +215,7 @@ impl<M: Manage> Builder<M> {
             config: Config {
                 max_size: 10,
                 min_idle: 0,
+                max_idle: usize::MAX,
                 checkout_timeout: Some(Duration::from_secs(30)),
                 idle_timeout: None,
                 max_lifetime: None,
@@ -234,6 +236,15 @@ impl<M: Manage> Builder<M> {
     /// background (capped at `max_size`).
     pub fn min_idle(mut self, n: usize) -> Builder<M> {
         self.config.min_idle = n;
+        self
+    }
+
+    /// Most idle connections the pool keeps: a connection that comes back
+    /// while this many are idle (and nobody waits for one) is closed.
+    /// Decided under the pool's lock, so concurrent check-ins cannot both
+    /// slip under the limit. Default: no limit.
+    pub fn max_idle(mut self, n: usize) -> Builder<M> {
+        self.config.max_idle = n;
         self
     }
 
@@ -459,7 +470,8 @@ impl<M: Manage> Shared<M> {
         let keep = keep && !self.past_lifetime(&conn, now);
         let mut st = self.state();
         st.in_use -= 1;
-        if keep {
+        let room = !st.waiters.is_empty() || st.idle.len() < self.config.max_idle;
+        if keep && room {
             let wake = Self::checkin(&mut st, conn, now);
             drop(st);
             wake_up(wake);

@@ -492,3 +492,38 @@ fn a_waiter_gets_the_slot_of_a_checkout_that_timed_out_connecting() {
         },
     );
 }
+
+/// `max_idle` is enforced at check-in under the pool's lock: connections
+/// coming back at once from coroutines on both workers never leave more
+/// than `max_idle` idle.
+#[test]
+fn max_idle_holds_when_connections_come_back_at_once() {
+    let rt = runtime::Builder::new().workers(2).build().unwrap();
+    let fake = Fake::default();
+    let p = Pool::builder().max_size(8).max_idle(2).build(fake.clone());
+    for round in 0..20 {
+        let conns: Vec<_> = {
+            let p = p.clone();
+            rt.block_on(move || (0..8).map(|_| p.get().unwrap()).collect())
+        };
+        let barrier = Arc::new(fibra_runtime::sync::Barrier::new(conns.len()));
+        let hs: Vec<_> = conns
+            .into_iter()
+            .map(|c| {
+                let b = barrier.clone();
+                rt.spawn(move || {
+                    b.wait(); // all eight give theirs back together
+                    drop(c);
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        let idle = p.stats().idle;
+        assert!(
+            idle <= 2,
+            "round {round}: {idle} idle connections, max_idle 2"
+        );
+    }
+}

@@ -156,6 +156,7 @@ impl Client {
             .or_insert_with(|| {
                 Pool::builder()
                     .max_size(cfg.max_connections_per_host)
+                    .max_idle(cfg.max_idle_per_host)
                     .checkout_timeout(cfg.pool_timeout)
                     .idle_timeout(cfg.idle_timeout)
                     .test_on_checkout(true)
@@ -231,14 +232,8 @@ impl Client {
                         // connection is out of step), or switched protocols.
                         conn.broken = true;
                     }
-                    let raw = RawBody::new(
-                        conn,
-                        pool,
-                        framing,
-                        head.keep_alive && !asked_close,
-                        cfg.max_idle_per_host,
-                        deadline,
-                    );
+                    let raw =
+                        RawBody::new(conn, framing, head.keep_alive && !asked_close, deadline);
                     return Ok(Response::new(
                         head.status,
                         head.version,

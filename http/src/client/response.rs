@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::{self, Read};
 use std::time::Instant;
 
-use fibra_runtime::pool::{Pool, PooledConn};
+use fibra_runtime::pool::PooledConn;
 use http::header::{self, HeaderMap};
 use http::{StatusCode, Uri, Version};
 
@@ -19,10 +19,8 @@ const DRAIN_LIMIT: usize = 64 * 1024;
 /// Where the raw (still encoded) body bytes come from.
 pub(crate) struct RawBody {
     conn: Option<PooledConn<HostManager>>,
-    pool: Option<Pool<HostManager>>,
     decoder: Option<BodyDecoder>,
     keep_alive: bool,
-    max_idle: usize,
     deadline: Option<Instant>,
     read_limit: usize,
     done: bool,
@@ -31,10 +29,8 @@ pub(crate) struct RawBody {
 impl RawBody {
     pub(crate) fn new(
         conn: PooledConn<HostManager>,
-        pool: Pool<HostManager>,
         framing: ResponseBodyFraming,
         keep_alive: bool,
-        max_idle: usize,
         deadline: Option<Instant>,
     ) -> RawBody {
         let (decoder, keep_alive) = match framing {
@@ -43,10 +39,8 @@ impl RawBody {
         };
         let mut body = RawBody {
             conn: Some(conn),
-            pool: Some(pool),
             decoder,
             keep_alive,
-            max_idle,
             deadline,
             read_limit: 64 * 1024,
             done: false,
@@ -67,12 +61,10 @@ impl RawBody {
         };
         let extra = !conn.buffered().is_empty();
         conn.served += 1;
+        // Whether the pool keeps it idle (`max_idle_per_host`) is decided by
+        // the pool under its lock when the connection is dropped back.
         let keep = self.keep_alive && !extra && !conn.broken;
-        let idle_full = self
-            .pool
-            .as_ref()
-            .is_some_and(|p| p.stats().idle >= self.max_idle);
-        if keep && !idle_full {
+        if keep {
             drop(conn);
         } else {
             conn.discard();
