@@ -121,7 +121,8 @@ fn udp_multicast_loopback() {
             .unwrap();
         // Out of the group, the next datagram is not delivered.
         tx.send_to(b"m2", (group, port)).unwrap();
-        rx.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        rx.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         let e = rx.recv_from(&mut buf).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
     });
