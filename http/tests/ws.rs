@@ -303,7 +303,7 @@ fn python_websockets() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        util::missing_peer("python3 with the websockets package (scripts/test pins it)");
+        util::missing_peer("python3 with the websockets package");
     }
     ok
 }

@@ -83,7 +83,7 @@ fn py_server() -> Option<PyServer> {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        util::missing_peer("python3 with the websockets package (scripts/test pins it)");
+        util::missing_peer("python3 with the websockets package");
         return None;
     }
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../net/tests/data");

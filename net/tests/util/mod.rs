@@ -158,6 +158,9 @@ pub fn set_soft_nofile(soft: u64) {
 #[track_caller]
 pub fn missing_peer(what: &str) {
     let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"));
-    assert!(!ci, "{what} (CI is set: scripts/test installs every peer)");
+    assert!(
+        !ci,
+        "missing: {what} (CI is set, and scripts/test installs every peer)"
+    );
     println!("SKIPPED: {what}");
 }

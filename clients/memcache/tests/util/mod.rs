@@ -42,6 +42,9 @@ pub fn key(name: &str) -> String {
 #[track_caller]
 pub fn missing_peer(what: &str) {
     let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"));
-    assert!(!ci, "{what} (CI is set: scripts/test installs every peer)");
+    assert!(
+        !ci,
+        "missing: {what} (CI is set, and scripts/test installs every peer)"
+    );
     println!("SKIPPED: {what}");
 }
