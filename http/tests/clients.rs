@@ -1,7 +1,8 @@
 //! Real clients against the server: curl (HTTP/1.1, HTTP/1.0, chunked
 //! upload, `Expect: 100-continue`) and Python's `http.client`.
 //!
-//! A test skips, printing why, only when its client program is missing.
+//! A client program that is missing fails the test under CI and skips it,
+//! saying why, elsewhere (`util::missing_peer`).
 
 mod util;
 
@@ -32,7 +33,7 @@ fn have(program: &str) -> bool {
         .status()
         .is_ok();
     if !found {
-        println!("SKIPPED: `{program}` is not installed (install it to run this test)");
+        util::missing_peer(&format!("`{program}` is not installed"));
     }
     found
 }

@@ -423,7 +423,7 @@ fn gzip_with_curl_compressed() {
     {
         Ok(out) => out,
         Err(e) => {
-            eprintln!("curl not available, skipped: {e}");
+            util::missing_peer(&format!("curl is not runnable: {e}"));
             return;
         }
     };

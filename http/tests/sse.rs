@@ -44,7 +44,7 @@ fn curl_reads_the_stream() {
     {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("skipping: curl not runnable: {e}");
+            util::missing_peer(&format!("curl is not runnable: {e}"));
             return;
         }
     };
@@ -150,8 +150,8 @@ fn keep_alives_detect_a_departed_client() {
 #[test]
 fn python_reader_resumes_with_last_event_id() {
     let python = Command::new("python3").arg("--version").output();
-    if python.is_err() {
-        eprintln!("skipping: python3 not available");
+    if let Err(e) = python {
+        util::missing_peer(&format!("python3 is not runnable: {e}"));
         return;
     }
     let server = util::start(

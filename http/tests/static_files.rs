@@ -154,7 +154,7 @@ fn large_files_stream_whole() {
             );
             assert!(out.stdout == big(), "curl saw a different file");
         }
-        Err(e) => eprintln!("curl not available, skipped: {e}"),
+        Err(e) => util::missing_peer(&format!("curl is not runnable: {e}")),
     }
 }
 

@@ -303,7 +303,7 @@ fn python_websockets() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("skipping: python3 with the websockets package is not available (pip install websockets)");
+        util::missing_peer("python3 with the websockets package");
     }
     ok
 }

@@ -5,6 +5,8 @@
 
 #![cfg(feature = "tls")]
 
+mod util;
+
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -73,15 +75,15 @@ impl PyServer {
     }
 }
 
-/// Starts the server, or `None` (the test is skipped) without Python's
-/// `websockets`.
+/// Starts the server, or `None` without Python's `websockets` (the test
+/// then fails under CI and is skipped elsewhere: `util::missing_peer`).
 fn py_server() -> Option<PyServer> {
     let ok = Command::new("python3")
         .args(["-c", "import websockets"])
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("skipping: python3 with the websockets package is not available (pip install websockets)");
+        util::missing_peer("python3 with the websockets package");
         return None;
     }
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../net/tests/data");

@@ -17,7 +17,7 @@ fn ipv6_loopback_tcp_and_udp() {
         let listener = match TcpListener::builder().only_v6(true).bind("[::1]:0") {
             Ok(l) => l,
             Err(e) => {
-                println!("skipping IPv6: cannot bind [::1]: {e}");
+                util::missing_peer(&format!("IPv6 loopback: cannot bind [::1]: {e}"));
                 return;
             }
         };
