@@ -116,6 +116,14 @@ impl<S: Source + AsRawFd> Evented<S> {
         shut.and(deregistered)
     }
 
+    /// See [`fibra_runtime::io::Registration::on_hangup`].
+    pub(crate) fn on_hangup(
+        &self,
+        hook: Option<fibra_runtime::io::HangupHook>,
+    ) -> io::Result<bool> {
+        self.reg.on_hangup(hook)
+    }
+
     /// Whether [`Evented::close`] was called.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)

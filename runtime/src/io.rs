@@ -100,7 +100,15 @@ pub(crate) struct IoSource {
     /// The worker whose poll the descriptor is registered with, and its
     /// token there; `None` until the first wait.
     poll: Mutex<Option<(usize, Token)>>,
+    /// Called once when the peer hangs up; see [`Registration::on_hangup`].
+    hangup: Mutex<Option<HangupHook>>,
 }
+
+/// What [`Registration::on_hangup`] calls.
+pub type HangupHook = Box<dyn FnOnce() + Send>;
+
+/// The readiness bits that mean the peer hung up or the connection failed.
+const HANGUP: usize = READ_CLOSED | ERROR;
 
 impl IoSource {
     fn wake(&self, dir: Direction) {
@@ -145,6 +153,15 @@ impl IoSource {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
                 Some(((r | bits) & READY_MASK) | ((r & !READY_MASK).wrapping_add(TICK)))
             });
+        if bits & HANGUP != 0 {
+            // Taken after the bits are set, under the lock `on_hangup`
+            // checks them under: a hook is either seen here or told by
+            // `on_hangup` that the hang-up already happened.
+            let hook = self.hangup.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(hook) = hook {
+                hook();
+            }
+        }
         if bits & Direction::Read.mask() != 0 {
             self.wake(Direction::Read);
         }
@@ -321,6 +338,7 @@ impl Registration {
             writers: Mutex::new(Waiters::default()),
             owner: AtomicUsize::new(NO_HOME),
             poll: Mutex::new(None),
+            hangup: Mutex::new(None),
         });
         Ok(Registration {
             rt: scheduler::current_or_global(),
@@ -554,12 +572,59 @@ impl Registration {
 
     fn close_locked(&self, poll: &mut Option<(usize, Token)>) {
         if !self.src.closed.swap(true, Ordering::AcqRel) {
+            // Closing is not the peer hanging up.
+            drop(
+                self.src
+                    .hangup
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take(),
+            );
             if let Some((worker, token)) = poll.take() {
                 self.rt.reactor(worker).1.remove(token);
                 self.src.owner.store(NO_HOME, Ordering::Release);
             }
             self.src.set_ready(READY_MASK);
         }
+    }
+
+    /// Asks to be told when the peer hangs up (closes its side or resets
+    /// the connection: `EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`), without
+    /// reading: the reactor calls `hook` once, on a worker thread, while it
+    /// dispatches events, so the hook must not block (set a flag, close a
+    /// channel, cancel a coroutine). Data arriving does not call it. This is
+    /// how a server notices that a client left while its handler is busy
+    /// elsewhere, at no cost per request beyond storing the hook.
+    ///
+    /// Returns `Ok(true)`, without storing the hook, if a hang-up has
+    /// already been seen. `None` removes a stored hook. Registers the
+    /// descriptor (with the caller's worker) if no wait has yet. Closing
+    /// the registration drops the hook uncalled.
+    ///
+    /// # Errors
+    /// Whatever `epoll_ctl` reports when registering.
+    pub fn on_hangup(&self, hook: Option<HangupHook>) -> io::Result<bool> {
+        let Some(hook) = hook else {
+            drop(
+                self.src
+                    .hangup
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take(),
+            );
+            return Ok(false);
+        };
+        if self.src.owner.load(Ordering::Acquire) == NO_HOME {
+            self.register_here(Direction::Read)?;
+        }
+        let mut slot = self.src.hangup.lock().unwrap_or_else(|e| e.into_inner());
+        if self.src.readiness.load(Ordering::Acquire) & HANGUP != 0
+            || self.src.closed.load(Ordering::Acquire)
+        {
+            return Ok(true);
+        }
+        *slot = Some(hook);
+        Ok(false)
     }
 
     /// Whether [`close`](Registration::close) or

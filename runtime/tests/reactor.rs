@@ -201,3 +201,68 @@ fn plain_threads_can_wait_on_registrations() {
     a.write_all(b"abc").unwrap();
     assert_eq!(&t.join().unwrap(), b"abc");
 }
+
+/// `on_hangup`: the hook runs when the peer closes, not when data arrives,
+/// and not after it was removed.
+#[test]
+fn hangup_hook_fires_on_close_not_on_data() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let rt = fibra_runtime::runtime::Builder::new()
+        .workers(2)
+        .build()
+        .unwrap();
+    rt.block_on(|| {
+        let (mut a, mut b) = mio::net::UnixStream::pair().unwrap();
+        let reg = Registration::new(&mut a).unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let hook: fibra_runtime::io::HangupHook = Box::new(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+        });
+        assert!(!reg.on_hangup(Some(hook)).unwrap());
+        // Data: no call.
+        std::io::Write::write_all(&mut b, b"next request").unwrap();
+        fibra_runtime::sleep(Duration::from_millis(50));
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "data is not a hang-up");
+        // The peer closes: one call, promptly.
+        drop(b);
+        let start = std::time::Instant::now();
+        while calls.load(Ordering::SeqCst) == 0 && start.elapsed() < Duration::from_secs(2) {
+            fibra_runtime::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(start.elapsed() < Duration::from_millis(500));
+        // Already hung up: told at once, the hook is not kept.
+        let c = calls.clone();
+        let again: fibra_runtime::io::HangupHook = Box::new(move || {
+            c.fetch_add(100, Ordering::SeqCst);
+        });
+        assert!(reg.on_hangup(Some(again)).unwrap());
+        reg.deregister(&mut a).unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// A removed hook is never called.
+#[test]
+fn removed_hangup_hook_is_not_called() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let rt = fibra_runtime::runtime::Builder::new()
+        .workers(2)
+        .build()
+        .unwrap();
+    rt.block_on(|| {
+        let (mut a, b) = mio::net::UnixStream::pair().unwrap();
+        let reg = Registration::new(&mut a).unwrap();
+        let called = Arc::new(AtomicBool::new(false));
+        let c = called.clone();
+        assert!(!reg
+            .on_hangup(Some(Box::new(move || c.store(true, Ordering::SeqCst))))
+            .unwrap());
+        assert!(!reg.on_hangup(None).unwrap());
+        drop(b);
+        fibra_runtime::sleep(Duration::from_millis(100));
+        assert!(!called.load(Ordering::SeqCst));
+        reg.deregister(&mut a).unwrap();
+    });
+}

@@ -75,7 +75,7 @@ struct Conn<'a> {
     shared: &'a Shared,
     /// This connection in the server's table (`None` outside a coroutine).
     entry: Option<Arc<ConnEntry>>,
-    /// The request in flight: client gone, shutdown, the watcher.
+    /// The request in flight: client gone, shutdown, the hang-up watch.
     life: Arc<Lifecycle>,
     peer: SocketAddr,
     input: Input,
@@ -288,8 +288,9 @@ impl Conn<'_> {
             Some(t) => fibra_runtime::with_timeout(t, || handler.call(&mut req, &mut resp)),
             None => handler.call(&mut req, &mut resp),
         }));
-        // From here on the client leaving cancels nothing; once the watcher
-        // is stopped, whether it left is known for good.
+        // From here on the client leaving cancels nothing (the hang-up hook
+        // is removed; one the reactor took just before still runs, and the
+        // next read sees the hang-up anyway).
         life.end();
         life.stop_watching();
         let mut healthy = true;

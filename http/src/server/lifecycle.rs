@@ -3,17 +3,21 @@
 //! watches the connection for the client leaving while a handler runs.
 //!
 //! One [`Lifecycle`] belongs to a connection and is reset for each request.
-//! Once the request body has been read (or when there is none), a watcher
-//! coroutine peeks at the socket: end of stream or a reset means the client
-//! left, so the request's `done` channel is closed and, unless turned off,
-//! the connection's coroutine (running the handler) is canceled. A byte
-//! that arrives instead is the next pipelined request; `peek` leaves it in
-//! the socket for the connection, and the watcher stops.
+//! Once the request body has been read (or when there is none), the
+//! connection's socket is watched for the client hanging up, with no
+//! coroutine and no read: a hook stored on the socket's registration
+//! ([`TcpStream::on_hangup`]) is called by the reactor when the peer closes
+//! or resets the connection (`EPOLLRDHUP`/`EPOLLHUP`/`EPOLLERR`). Then the
+//! request's `done` channel is closed and, unless turned off, the
+//! connection's coroutine (running the handler) is canceled. Data that
+//! arrives (the next pipelined request) calls nothing and stays in the
+//! socket for the connection. Watching costs storing and removing the hook
+//! per request.
 //!
-//! The watcher and the connection never read the socket at the same time:
-//! the watcher starts only when the body is complete and nothing else is
-//! buffered, and the connection stops (and, if it had started, joins) the
-//! watcher before it reads again or hands the socket to an upgrade.
+//! One difference from Go's background read: a client that sends the next
+//! pipelined request and then closes its side, both while the handler runs,
+//! counts as gone (Go would answer both requests). Clients that pipeline
+//! and half-close mid-request are rare; browsers and curl do neither.
 
 use std::io;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -22,7 +26,6 @@ use std::sync::{Arc, Mutex, Weak};
 use fibra_net::TcpStream;
 use fibra_runtime::chan::{self, Receiver, Sender};
 use fibra_runtime::coroutine::Coroutine;
-use fibra_runtime::JoinHandle;
 
 use super::lock;
 
@@ -53,7 +56,8 @@ struct Inner {
     /// Created on the first `done()` of a request; closed when any of
     /// `GONE`, `SHUTDOWN` or `ENDED` is set.
     done: Option<(Sender<()>, Receiver<()>)>,
-    watcher: Option<Watcher>,
+    /// A hang-up hook is stored on the socket for this request.
+    watching: bool,
 }
 
 impl Lifecycle {
@@ -79,7 +83,7 @@ impl Lifecycle {
         self.flags.store(0, Ordering::SeqCst);
         let mut inner = lock(&self.inner);
         inner.done = None;
-        debug_assert!(inner.watcher.is_none());
+        debug_assert!(!inner.watching);
     }
 
     fn set(&self, flag: u8) {
@@ -91,7 +95,9 @@ impl Lifecycle {
         }
     }
 
-    /// The client went away (seen by the watcher, or by a body read).
+    /// The client went away (seen by the hang-up hook, or by a body read).
+    /// Called from a reactor thread by the hook: it only sets a flag,
+    /// closes a channel and cancels a coroutine, none of which blocks.
     pub(crate) fn client_gone(&self) {
         let before = self.flags.fetch_or(GONE, Ordering::SeqCst);
         if before & GONE != 0 {
@@ -124,8 +130,8 @@ impl Lifecycle {
 
     /// Marks that the handler's reads no longer touch the socket (the body
     /// is complete, or entirely buffered, and nothing follows it): starts
-    /// watching. The watcher runs whether or not the automatic cancel is
-    /// on, so that `is_client_gone` is already right when first asked.
+    /// watching, whether or not the automatic cancel is on, so that
+    /// `is_client_gone` is already right when first asked.
     pub(crate) fn body_quiet(self: &Arc<Self>) {
         let before = self.flags.fetch_or(QUIET, Ordering::SeqCst);
         if before & QUIET == 0 {
@@ -147,105 +153,38 @@ impl Lifecycle {
         rx
     }
 
-    /// Starts watching the socket for the client leaving, unless a watcher
-    /// already runs for this request or the request is over.
+    /// Starts watching the socket for the client leaving, unless it is
+    /// watched already for this request or the request is over.
     fn watch(self: &Arc<Self>) {
         if self.flags.load(Ordering::SeqCst) & (GONE | ENDED) != 0 {
             return;
         }
+        let Some(stream) = self.stream.upgrade() else {
+            return;
+        };
         let mut inner = lock(&self.inner);
-        if inner.watcher.is_none() {
-            inner.watcher = Watcher::spawn(self.stream.clone(), self.clone());
+        if inner.watching {
+            return;
         }
-    }
-
-    /// Stops the watcher, if any, and waits until it no longer uses the
-    /// socket. After this, [`Lifecycle::is_client_gone`] is final for the
-    /// request.
-    pub(crate) fn stop_watching(&self) {
-        let watcher = lock(&self.inner).watcher.take();
-        if let Some(w) = watcher {
-            w.stop();
-        }
-    }
-}
-
-/// Not started yet: it may never touch the socket.
-const PENDING: u8 = 0;
-/// Peeking at the socket.
-const WATCHING: u8 = 1;
-/// Told to stop.
-const STOPPED: u8 = 2;
-
-/// The coroutine peeking at the socket.
-#[derive(Debug)]
-struct Watcher {
-    state: Arc<AtomicU8>,
-    handle: JoinHandle<()>,
-}
-
-impl Watcher {
-    /// Spawns the watcher pinned to the caller's worker, so that stopping
-    /// it never wakes another thread. It holds the stream weakly until it
-    /// starts, so that a watcher stopped before its first run neither keeps
-    /// the socket alive nor has to be waited for.
-    fn spawn(stream: Weak<TcpStream>, life: Arc<Lifecycle>) -> Option<Watcher> {
-        let state = Arc::new(AtomicU8::new(PENDING));
-        let st = state.clone();
-        let spawned = fibra_runtime::coroutine::Builder::new()
-            .name("fibra-http-watch")
-            .pinned(true)
-            .spawn(move || {
-                if st
-                    .compare_exchange(PENDING, WATCHING, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_err()
-                {
-                    return;
-                }
-                if let Some(stream) = stream.upgrade() {
-                    if watch(&stream) {
-                        life.client_gone();
-                    }
-                }
-            });
-        match spawned {
-            Ok(handle) => Some(Watcher { state, handle }),
-            Err(e) => {
-                tracing::warn!(error = %e, "fibra-http: cannot spawn a connection watcher");
-                None
+        let life = self.clone();
+        match stream.on_hangup(Some(Box::new(move || life.client_gone()))) {
+            Ok(false) => inner.watching = true,
+            Ok(true) => {
+                drop(inner);
+                self.client_gone();
             }
+            Err(e) => tracing::debug!(error = %e, "fibra-http: cannot watch a connection"),
         }
     }
 
-    fn stop(self) {
-        if self.state.swap(STOPPED, Ordering::SeqCst) == WATCHING {
-            self.handle.cancel();
-            // Deaf to cancellation on purpose: the connection's own
-            // coroutine may be canceled, and must still wait until the
-            // watcher has left the socket.
-            let _ = self.handle.join();
-        }
-    }
-}
-
-/// Waits until the client leaves (`true`) or sends the next request, or the
-/// watcher is canceled (`false`).
-fn watch(stream: &TcpStream) -> bool {
-    // Nobody else reads while the watcher runs; the connection sets its own
-    // timeout again before its next read.
-    let _ = stream.set_read_timeout(None);
-    let mut byte = [0u8; 1];
-    loop {
-        match stream.peek(&mut byte) {
-            Ok(0) => return true,
-            Ok(_) => return false,
-            Err(e) if fibra_runtime::is_canceled(&e) => return false,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::Interrupted | io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return true,
+    /// Stops watching. A hang-up seen from here on is not this request's
+    /// (the connection's next read sees it).
+    pub(crate) fn stop_watching(&self) {
+        let watching = std::mem::take(&mut lock(&self.inner).watching);
+        if watching {
+            if let Some(stream) = self.stream.upgrade() {
+                let _ = stream.on_hangup(None);
+            }
         }
     }
 }

@@ -166,6 +166,23 @@ impl TcpStream {
         self.inner.io().shutdown(how)
     }
 
+    /// Asks to be told when the peer hangs up (closes its side or resets
+    /// the connection), without reading and without a coroutine waiting:
+    /// the reactor calls `hook` once, on a worker thread, so it must not
+    /// block (set a flag, close a channel, cancel a coroutine). Data that
+    /// arrives does not call it. `None` removes a hook not yet called.
+    ///
+    /// Returns `Ok(true)`, without storing the hook, when a hang-up has
+    /// already been seen. This is how fibra's HTTP server notices that a
+    /// client left while its handler is busy (Go's `r.Context().Done()`),
+    /// for the cost of storing the hook.
+    ///
+    /// # Errors
+    /// What `epoll_ctl` reports if the socket has to join the poll first.
+    pub fn on_hangup(&self, hook: Option<fibra_runtime::io::HangupHook>) -> io::Result<bool> {
+        self.inner.on_hangup(hook)
+    }
+
     /// Reads without consuming: the next `read` returns the same bytes.
     /// Waits like `read`, with the read timeout.
     ///
