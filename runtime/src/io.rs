@@ -130,6 +130,11 @@ impl IoSource {
         }
     }
 
+    /// Removes the hang-up hook, if one is stored.
+    fn take_hangup(&self) -> Option<HangupHook> {
+        self.hangup.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
     /// Whether the caller, already queued in `dir`'s list, is the only
     /// waiter in either direction.
     fn only_waiter(&self, dir: Direction) -> bool {
@@ -157,8 +162,7 @@ impl IoSource {
             // Taken after the bits are set, under the lock `on_hangup`
             // checks them under: a hook is either seen here or told by
             // `on_hangup` that the hang-up already happened.
-            let hook = self.hangup.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(hook) = hook {
+            if let Some(hook) = self.take_hangup() {
                 hook();
             }
         }
@@ -573,13 +577,7 @@ impl Registration {
     fn close_locked(&self, poll: &mut Option<(usize, Token)>) {
         if !self.src.closed.swap(true, Ordering::AcqRel) {
             // Closing is not the peer hanging up.
-            drop(
-                self.src
-                    .hangup
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take(),
-            );
+            drop(self.src.take_hangup());
             if let Some((worker, token)) = poll.take() {
                 self.rt.reactor(worker).1.remove(token);
                 self.src.owner.store(NO_HOME, Ordering::Release);
@@ -605,13 +603,7 @@ impl Registration {
     /// Whatever `epoll_ctl` reports when registering.
     pub fn on_hangup(&self, hook: Option<HangupHook>) -> io::Result<bool> {
         let Some(hook) = hook else {
-            drop(
-                self.src
-                    .hangup
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take(),
-            );
+            drop(self.src.take_hangup());
             return Ok(false);
         };
         if self.src.owner.load(Ordering::Acquire) == NO_HOME {
