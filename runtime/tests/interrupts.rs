@@ -10,7 +10,7 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,23 +33,7 @@ const WATCHDOG: Duration = Duration::from_secs(10);
 /// finished after [`WATCHDOG`], so a wait that ignores its interruption
 /// fails instead of hanging the suite.
 fn watchdog(name: &'static str, test: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let t = std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            test();
-            let _ = tx.send(());
-        })
-        .expect("spawn test thread");
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(()) => t.join().expect("finished"),
-        Err(RecvTimeoutError::Timeout) => panic!("{name}: still waiting after {WATCHDOG:?}"),
-        Err(RecvTimeoutError::Disconnected) => {
-            if let Err(p) = t.join() {
-                std::panic::resume_unwind(p);
-            }
-        }
-    }
+    fibra_testkit::watchdog(name, WATCHDOG, test);
 }
 
 /// Runs `call` in a coroutine, cancels it 50 ms later, and returns what it

@@ -387,25 +387,7 @@ impl Manage for Silent {
 /// Runs `test` on its own thread and fails with `name` if it is still
 /// running after 10 s.
 fn watchdog(name: &'static str, test: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let t = std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            test();
-            let _ = tx.send(());
-        })
-        .expect("spawn test thread");
-    match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(()) => t.join().expect("finished"),
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            panic!("{name}: still running after 10 s")
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = t.join() {
-                std::panic::resume_unwind(p);
-            }
-        }
-    }
+    fibra_testkit::watchdog(name, Duration::from_secs(10), test);
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! `time::Ticker` and `time::tick`: drift-free ticks, select arms, dropped
 //! ticks for slow receivers, stop. Each test runs under a watchdog.
 
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use fibra_runtime::chan::{self, RecvError, TryRecvError};
@@ -13,24 +12,10 @@ const WATCHDOG: Duration = Duration::from_secs(20);
 /// Runs `test` on a 2-worker runtime on its own thread; fails, naming the
 /// test, if it has not finished after [`WATCHDOG`].
 fn watchdog(name: &'static str, test: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let t = std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            let rt = runtime::Builder::new().workers(2).build().unwrap();
-            rt.block_on(test);
-            let _ = tx.send(());
-        })
-        .expect("spawn test thread");
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(()) => t.join().expect("finished"),
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{name}: still running after {WATCHDOG:?}"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = t.join() {
-                std::panic::resume_unwind(p);
-            }
-        }
-    }
+    fibra_testkit::watchdog(name, WATCHDOG, move || {
+        let rt = runtime::Builder::new().workers(2).build().unwrap();
+        rt.block_on(test);
+    });
 }
 
 #[test]

@@ -5,7 +5,6 @@
 //! and so a pool checkout that opens a connection, succeeds at once.)
 
 use std::net::TcpListener;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use fibra_memcache::Client;
@@ -17,23 +16,7 @@ const WATCHDOG: Duration = Duration::from_secs(10);
 /// Runs `test` in a coroutine on its own thread; fails with `name` if it
 /// is still running after `WATCHDOG`.
 fn watchdog(name: &'static str, test: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let t = std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            fibra_runtime::run(test);
-            let _ = tx.send(());
-        })
-        .unwrap();
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(()) => t.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{name}: still running after {WATCHDOG:?}"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = t.join() {
-                std::panic::resume_unwind(p);
-            }
-        }
-    }
+    fibra_testkit::watchdog(name, WATCHDOG, move || fibra_runtime::run(test));
 }
 
 #[track_caller]

@@ -5,7 +5,6 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use fibra_postgres::{Client, Config, Manager, Pool, SslMode};
@@ -52,23 +51,7 @@ fn config(port: u16) -> Config {
 /// Runs `test` in a coroutine on its own thread; fails with `name` if it
 /// is still running after `WATCHDOG`.
 fn watchdog(name: &'static str, test: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let t = std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            fibra_runtime::run(test);
-            let _ = tx.send(());
-        })
-        .unwrap();
-    match rx.recv_timeout(WATCHDOG) {
-        Ok(()) => t.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{name}: still running after {WATCHDOG:?}"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = t.join() {
-                std::panic::resume_unwind(p);
-            }
-        }
-    }
+    fibra_testkit::watchdog(name, WATCHDOG, move || fibra_runtime::run(test));
 }
 
 /// Runs `f`, which must fail with a timeout after about `limit`.

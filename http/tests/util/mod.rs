@@ -212,25 +212,7 @@ pub fn get(addr: SocketAddr, target: &str, headers: &str) -> Resp {
 /// test instead of hanging the suite.
 #[track_caller]
 pub fn watchdog(name: &'static str, limit: Duration, test: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let t = std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            test();
-            let _ = tx.send(());
-        })
-        .expect("spawn test thread");
-    match rx.recv_timeout(limit) {
-        Ok(()) => t.join().expect("finished"),
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            panic!("{name}: still running after {limit:?}")
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = t.join() {
-                std::panic::resume_unwind(p);
-            }
-        }
-    }
+    fibra_testkit::watchdog(name, limit, test);
 }
 
 /// Reads from `s` until the end of a response head; returns what followed
@@ -248,18 +230,9 @@ pub fn read_head(s: &mut TcpStream) -> Vec<u8> {
     }
 }
 
-/// Says that something a test needs from the host is missing (a peer
-/// program such as curl, a Python package, IPv6 loopback). Under CI (`CI`
-/// set, and not `false` or `0`) the test fails, naming it: `scripts/test`
-/// installs every peer, so a missing one there is a broken setup, not a
-/// reason to pass. Elsewhere it prints `SKIPPED: {what}` and the caller
-/// returns without the check.
-#[track_caller]
-pub fn missing_peer(what: &str) {
-    let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"));
-    assert!(
-        !ci,
-        "missing: {what} (CI is set, and scripts/test installs every peer)"
-    );
-    println!("SKIPPED: {what}");
-}
+/// See [`fibra_testkit::missing_peer`]: fails under CI, skips elsewhere.
+#[allow(
+    unused_imports,
+    reason = "a shared test module: not every test file asks for a peer"
+)]
+pub use fibra_testkit::missing_peer;

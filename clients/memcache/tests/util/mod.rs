@@ -33,18 +33,9 @@ pub fn key(name: &str) -> String {
     format!("t:{name}:{t}:{}", N.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Says that something a test needs from the host is missing (a peer
-/// program such as curl, a Python package, IPv6 loopback). Under CI (`CI`
-/// set, and not `false` or `0`) the test fails, naming it: `scripts/test`
-/// installs every peer, so a missing one there is a broken setup, not a
-/// reason to pass. Elsewhere it prints `SKIPPED: {what}` and the caller
-/// returns without the check.
-#[track_caller]
-pub fn missing_peer(what: &str) {
-    let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"));
-    assert!(
-        !ci,
-        "missing: {what} (CI is set, and scripts/test installs every peer)"
-    );
-    println!("SKIPPED: {what}");
-}
+/// See [`fibra_testkit::missing_peer`]: fails under CI, skips elsewhere.
+#[allow(
+    unused_imports,
+    reason = "a shared test module: not every test file asks for a peer"
+)]
+pub use fibra_testkit::missing_peer;

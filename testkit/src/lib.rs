@@ -1,0 +1,81 @@
+//! Helpers every fibra test suite uses, kept in one place instead of a copy
+//! per crate: a per-test watchdog and the rule for a missing peer program.
+//! A dev-dependency of the workspace's crates; std only, so that
+//! fibra-runtime's own tests can use it.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! fibra_testkit::watchdog("adds", Duration::from_secs(5), || assert_eq!(2 + 2, 4));
+//! ```
+
+#![forbid(unsafe_code)]
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Runs `test` on a thread of its own and fails, naming it, if it has not
+/// finished within `limit`: a lost wake-up or a handler that never ends
+/// fails its test in seconds instead of waiting for the runner's hang limit
+/// (nextest's, `.config/nextest.toml`). A panic in `test` is re-raised.
+///
+/// # Panics
+/// When `limit` passes first, or when `test` panics.
+#[track_caller]
+pub fn watchdog(name: &'static str, limit: Duration, test: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel();
+    let t = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            test();
+            let _ = tx.send(());
+        })
+        .expect("spawn test thread");
+    match rx.recv_timeout(limit) {
+        Ok(()) => t.join().expect("the test thread finished"),
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{name}: still running after {limit:?}"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(p) = t.join() {
+                std::panic::resume_unwind(p);
+            }
+        }
+    }
+}
+
+/// Says that something a test needs from the host is missing (a peer
+/// program such as curl, a Python package, IPv6 loopback). Under CI (`CI`
+/// set, and not empty, `false` or `0`) the test fails, naming it:
+/// `scripts/test` installs every peer, so a missing one there is a broken
+/// setup, not a reason to pass. Elsewhere it prints `SKIPPED: {what}` and
+/// the caller returns without the check.
+///
+/// # Panics
+/// Under CI.
+#[track_caller]
+pub fn missing_peer(what: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"));
+    assert!(
+        !ci,
+        "missing: {what} (CI is set, and scripts/test installs every peer)"
+    );
+    println!("SKIPPED: {what}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "slow: still running after")]
+    fn a_test_past_its_limit_fails_with_its_name() {
+        watchdog("slow", Duration::from_millis(50), || {
+            std::thread::sleep(Duration::from_secs(2));
+        });
+    }
+
+    #[test]
+    #[should_panic(expected = "boom")]
+    fn a_panic_in_the_test_is_raised_again() {
+        watchdog("panics", Duration::from_secs(5), || panic!("boom"));
+    }
+}
