@@ -61,6 +61,24 @@ pub fn missing_peer(what: &str) {
     println!("SKIPPED: {what}");
 }
 
+/// Asserts that a call which gave up after `took` kept its `limit`: not
+/// earlier (5 ms of clock granularity allowed) and not later than
+/// `limit + slack` (scheduling on a loaded 2-core machine).
+///
+/// # Panics
+/// When `took` is outside that window.
+#[track_caller]
+pub fn assert_kept_limit(took: Duration, limit: Duration, slack: Duration) {
+    assert!(
+        took + Duration::from_millis(5) >= limit,
+        "gave up early: {took:?} < {limit:?}"
+    );
+    assert!(
+        took < limit + slack,
+        "took {took:?} for a {limit:?} timeout"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
