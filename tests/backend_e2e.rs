@@ -6,7 +6,8 @@
 //! the page and showing a live event.
 //!
 //! The example's modules are compiled into this test as they are.
-//! `FIBRA_E2E_SKIP_BROWSER=1` skips the Chromium part.
+//! `FIBRA_E2E_SKIP_BROWSER=1` skips the Chromium part (outside CI only:
+//! with `CI` set it fails the test, as a missing peer does).
 
 #[path = "../examples/backend/api.rs"]
 mod api;
@@ -340,7 +341,8 @@ fn backend_end_to_end() {
     if browser {
         browser_sees_live_event(&client, &base);
     } else {
-        eprintln!("backend_e2e: FIBRA_E2E_SKIP_BROWSER set; skipping Chromium");
+        // Under CI a skipped browser is a failure, like any missing peer.
+        fibra_testkit::missing_peer("Chromium (FIBRA_E2E_SKIP_BROWSER is set)");
     }
 
     // Rate limit on writes, per client IP, in Redis: DELETEs of a missing

@@ -104,8 +104,10 @@ pub(crate) struct IoSource {
     hangup: Mutex<Option<HangupHook>>,
 }
 
-/// What [`Registration::on_hangup`] calls.
-pub type HangupHook = Box<dyn FnOnce() + Send>;
+/// What [`Registration::on_hangup`] calls. Shared (`Arc`), so that a caller
+/// watching one socket request after request stores the same hook each time
+/// instead of allocating one per request.
+pub type HangupHook = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// The readiness bits that mean the peer hung up or the connection failed.
 const HANGUP: usize = READ_CLOSED | ERROR;

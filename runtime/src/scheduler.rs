@@ -371,20 +371,14 @@ impl Shared {
         unparker: Unparker,
     ) -> Option<(usize, Key)> {
         let here = current_worker(self);
-        let wi = match here {
-            Some(i) => i,
-            None => {
-                let home = unparker
-                    .task()
-                    .filter(|t| Arc::ptr_eq(&t.rt, self))
-                    .map_or(NO_HOME, |t| t.home());
-                if home != NO_HOME {
-                    home
-                } else {
-                    self.any_worker()
-                }
-            }
-        };
+        // On a worker: its own wheel, with no home lookup on this hot path.
+        let wi = here.unwrap_or_else(|| {
+            let home = unparker
+                .task()
+                .filter(|t| Arc::ptr_eq(&t.rt, self))
+                .map_or(NO_HOME, |t| t.home());
+            self.reactor_for(home)
+        });
         let w = &self.workers[wi];
         let (res, tick) = {
             let mut wheel = w.timers.lock().unwrap_or_else(|e| e.into_inner());

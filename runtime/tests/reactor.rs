@@ -216,7 +216,7 @@ fn hangup_hook_fires_on_close_not_on_data() {
         let reg = Registration::new(&mut a).unwrap();
         let calls = Arc::new(AtomicUsize::new(0));
         let c = calls.clone();
-        let hook: fibra_runtime::io::HangupHook = Box::new(move || {
+        let hook: fibra_runtime::io::HangupHook = Arc::new(move || {
             c.fetch_add(1, Ordering::SeqCst);
         });
         assert!(!reg.on_hangup(Some(hook)).unwrap());
@@ -234,7 +234,7 @@ fn hangup_hook_fires_on_close_not_on_data() {
         assert!(start.elapsed() < Duration::from_millis(500));
         // Already hung up: told at once, the hook is not kept.
         let c = calls.clone();
-        let again: fibra_runtime::io::HangupHook = Box::new(move || {
+        let again: fibra_runtime::io::HangupHook = Arc::new(move || {
             c.fetch_add(100, Ordering::SeqCst);
         });
         assert!(reg.on_hangup(Some(again)).unwrap());
@@ -257,7 +257,7 @@ fn removed_hangup_hook_is_not_called() {
         let called = Arc::new(AtomicBool::new(false));
         let c = called.clone();
         assert!(!reg
-            .on_hangup(Some(Box::new(move || c.store(true, Ordering::SeqCst))))
+            .on_hangup(Some(Arc::new(move || c.store(true, Ordering::SeqCst))))
             .unwrap());
         assert!(!reg.on_hangup(None).unwrap());
         drop(b);

@@ -51,13 +51,27 @@ pub(crate) struct Lifecycle {
     inner: Mutex<Inner>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Inner {
     /// Created on the first `done()` of a request; closed when any of
     /// `GONE`, `SHUTDOWN` or `ENDED` is set.
     done: Option<(Sender<()>, Receiver<()>)>,
     /// A hang-up hook is stored on the socket for this request.
     watching: bool,
+    /// The connection's hang-up hook, made on the first watch and stored
+    /// again for each later request (no allocation per request). It holds
+    /// the lifecycle weakly: the socket's registration owns it.
+    hook: Option<fibra_runtime::io::HangupHook>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("done", &self.done)
+            .field("watching", &self.watching)
+            .field("hook", &self.hook.is_some())
+            .finish()
+    }
 }
 
 impl Lifecycle {
@@ -166,8 +180,18 @@ impl Lifecycle {
         if inner.watching {
             return;
         }
-        let life = self.clone();
-        match stream.on_hangup(Some(Box::new(move || life.client_gone()))) {
+        let hook = inner
+            .hook
+            .get_or_insert_with(|| {
+                let life = Arc::downgrade(self);
+                Arc::new(move || {
+                    if let Some(life) = life.upgrade() {
+                        life.client_gone();
+                    }
+                })
+            })
+            .clone();
+        match stream.on_hangup(Some(hook)) {
             Ok(false) => inner.watching = true,
             Ok(true) => {
                 drop(inner);
