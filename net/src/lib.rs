@@ -31,7 +31,8 @@
 //! `SO_REUSEADDR`, `SO_REUSEPORT`, `IPV6_V6ONLY`), [`TcpStream`],
 //! [`UdpSocket`], [`UnixListener`], [`UnixStream`], [`UnixDatagram`],
 //! [`lookup_host`] and the [`ToSocketAddrs`] trait (host names resolve on
-//! the blocking pool). With the `tls` feature, the `tls` module adds rustls-based
+//! the blocking pool), and [`Dialer`], the one dialler every fibra client
+//! uses (one deadline over DNS and every address, Go's semantics). With the `tls` feature, the `tls` module adds rustls-based
 //! `TlsConnector`/`TlsAcceptor`/`TlsStream`.
 //!
 //! # Deadlines, cancellation, errors
@@ -131,6 +132,7 @@ macro_rules! impl_stream_io {
 pub(crate) use impl_stream_io;
 
 mod addr;
+mod dial;
 mod evented;
 mod tcp;
 #[cfg(feature = "tls")]
@@ -139,6 +141,7 @@ mod udp;
 mod unix;
 
 pub use addr::{lookup_host, ToSocketAddrs};
+pub use dial::{is_disconnect, Dialer};
 pub use tcp::{Incoming, TcpListener, TcpListenerBuilder, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixIncoming, UnixListener, UnixStream};

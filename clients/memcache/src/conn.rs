@@ -172,20 +172,11 @@ impl Manage for Manager {
 impl Manager {
     fn open(&self) -> io::Result<Connection> {
         let generation = self.generation.load(Ordering::Acquire);
-        let addrs = fibra_net::lookup_host((self.host.as_str(), self.port))?;
-        let mut last = None;
-        for addr in addrs {
-            match TcpStream::connect(addr) {
-                Ok(s) => {
-                    s.set_nodelay(true)?;
-                    s.set_keepalive(self.keepalive)?;
-                    s.set_read_timeout(self.io_timeout)?;
-                    s.set_write_timeout(self.io_timeout)?;
-                    return Ok(Connection::new(s, generation));
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address")))
+        // The connect timeout is the enclosing scope (`connect`).
+        let dialer = fibra_net::Dialer::new().keepalive(self.keepalive);
+        let s = dialer.dial((self.host.as_str(), self.port))?;
+        s.set_read_timeout(self.io_timeout)?;
+        s.set_write_timeout(self.io_timeout)?;
+        Ok(Connection::new(s, generation))
     }
 }

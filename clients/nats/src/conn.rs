@@ -165,35 +165,13 @@ pub(crate) fn parse_info(json: &str) -> Result<ServerInfo> {
 /// Connects to `addr` and runs the handshake: INFO, optional TLS,
 /// CONNECT, PING, and waits for the PONG (or the server's `-ERR`).
 pub(crate) fn establish(addr: &ServerAddr, opts: &ConnectOptions) -> Result<Established> {
+    // One deadline over DNS, every address, TLS and the handshake. The
+    // dialler's defaults are Go's (keep-alive every 15 s), as nats.go gets.
     let deadline = Instant::now() + opts.connect_timeout;
-    let addrs = fibra_runtime::with_deadline(deadline, || {
-        fibra_net::lookup_host((addr.host.as_str(), addr.port))
-    })?;
-    let mut last = None;
-    let mut tcp = None;
-    for a in addrs {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        match TcpStream::connect_timeout(&a, left) {
-            Ok(s) => {
-                tcp = Some(s);
-                break;
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    let tcp = match tcp {
-        Some(t) => t,
-        None => {
-            return Err(last
-                .unwrap_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
-                .into())
-        }
-    };
-    let _ = tcp.set_nodelay(true);
-    fibra_runtime::with_deadline(deadline, || handshake(tcp, addr, opts))
+    fibra_runtime::with_deadline(deadline, || {
+        let tcp = fibra_net::Dialer::new().dial((addr.host.as_str(), addr.port))?;
+        handshake(tcp, addr, opts)
+    })
 }
 
 fn handshake(tcp: TcpStream, addr: &ServerAddr, opts: &ConnectOptions) -> Result<Established> {

@@ -961,9 +961,9 @@ pub(crate) fn open_stream(config: &Config) -> Result<(Stream, Option<Vec<u8>>)> 
             Ok((Stream::Unix(UnixStream::connect(path)?), None))
         }
         Host::Tcp(host) => {
-            let tcp = TcpStream::connect((host.as_str(), config.port))?;
-            tcp.set_nodelay(true)?;
-            tcp.set_keepalive(config.keepalive)?;
+            // The connect timeout is the enclosing scope (`connect_config`).
+            let dialer = fibra_net::Dialer::new().keepalive(config.keepalive);
+            let tcp = dialer.dial((host.as_str(), config.port))?;
             tls_upgrade(config, host, tcp)
         }
     }

@@ -81,18 +81,10 @@ impl std::fmt::Debug for Connection {
 }
 
 fn connect_tcp(info: &ConnectionInfo) -> Result<TcpStream> {
-    let addrs: Vec<SocketAddr> = fibra_net::lookup_host((info.host.as_str(), info.port))?;
-    let mut last = None;
-    for a in addrs {
-        // The connect timeout is the enclosing scope (Connection::connect).
-        match TcpStream::connect(a) {
-            Ok(s) => return Ok(s),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last
-        .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))
-        .into())
+    // The connect timeout is the enclosing scope (Connection::connect),
+    // which the dialler shares out over DNS and every address.
+    let dialer = fibra_net::Dialer::new().keepalive(info.keepalive);
+    Ok(dialer.dial((info.host.as_str(), info.port))?)
 }
 
 impl Connection {
@@ -123,8 +115,6 @@ impl Connection {
 
     fn start(info: &ConnectionInfo) -> Result<Connection> {
         let tcp = connect_tcp(info)?;
-        tcp.set_nodelay(true)?;
-        tcp.set_keepalive(info.keepalive)?;
         tcp.set_read_timeout(info.read_timeout)?;
         tcp.set_write_timeout(info.write_timeout)?;
         let stream = if info.tls {

@@ -14,6 +14,7 @@ use super::proxy::Proxies;
 pub(crate) struct Config {
     pub(crate) timeout: Option<Duration>,
     pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) tcp_keepalive: Option<Duration>,
     pub(crate) tls_timeout: Option<Duration>,
     pub(crate) response_header_timeout: Option<Duration>,
     pub(crate) pool_timeout: Option<Duration>,
@@ -39,6 +40,7 @@ impl Default for Config {
         Config {
             timeout: None,
             connect_timeout: Some(Duration::from_secs(30)),
+            tcp_keepalive: Some(Duration::from_secs(30)),
             tls_timeout: Some(Duration::from_secs(10)),
             response_header_timeout: None,
             pool_timeout: Some(Duration::from_secs(30)),

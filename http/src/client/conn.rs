@@ -172,12 +172,12 @@ impl HostManager {
     }
 
     fn connect_tcp(&self, host: &str, port: u16) -> Result<TcpStream> {
-        let connect = || TcpStream::connect((host, port));
-        let tcp = with_optional_timeout(self.config.connect_timeout, connect)
-            .map_err(|e| Error::io(Kind::Connect, format!("cannot connect to {host}:{port}"), e))?;
-        // Best effort: a failure only costs latency.
-        let _ = tcp.set_nodelay(true);
-        Ok(tcp)
+        let dialer = fibra_net::Dialer::new()
+            .timeout(self.config.connect_timeout)
+            .keepalive(self.config.tcp_keepalive);
+        dialer
+            .dial((host, port))
+            .map_err(|e| Error::io(Kind::Connect, format!("cannot connect to {host}:{port}"), e))
     }
 
     /// Sends `CONNECT` through the proxy on `conn` and checks the answer.

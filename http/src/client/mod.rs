@@ -199,6 +199,16 @@ impl ClientBuilder {
         self
     }
 
+    /// TCP keep-alive for new connections: the idle time before the first
+    /// probe and the interval between probes (default 30 s, Go's
+    /// `http.DefaultTransport`; `None`: off). It finds a peer that vanished
+    /// without a FIN, such as a host that lost power, while a pooled
+    /// connection sits idle or a stream waits.
+    pub fn tcp_keepalive(mut self, period: impl Into<Option<Duration>>) -> ClientBuilder {
+        self.config.tcp_keepalive = period.into();
+        self
+    }
+
     /// How long the TLS handshake may take.
     pub fn tls_handshake_timeout(mut self, timeout: impl Into<Option<Duration>>) -> ClientBuilder {
         self.config.tls_timeout = timeout.into();
