@@ -38,3 +38,31 @@ fn cancel_interrupts_accept_and_udp_recv() {
         assert!(fibra_runtime::is_canceled(&eu), "{eu:?}");
     });
 }
+
+/// std's helpers retry `Interrupted` (EINTR). A canceled error of that
+/// kind made `read_exact` spin on the canceled read for ever, holding its
+/// worker, and made a reader that remembers its failure end `read_to_end`
+/// with a short `Ok`. The canceled error is not `Interrupted`, so the
+/// helpers pass it up.
+#[test]
+fn cancel_ends_std_read_and_write_helpers() {
+    util::run(Duration::from_secs(10), || {
+        let (client, _server) = util::tcp_pair();
+        let r = fibra_runtime::spawn(move || (&client).read_exact(&mut [0; 8]));
+        // A writer that fills the socket buffers of a peer that never
+        // reads, then blocks.
+        let (client, _server2) = util::tcp_pair();
+        let w = fibra_runtime::spawn(move || {
+            use std::io::Write;
+            (&client).write_all(&vec![0u8; 64 << 20])
+        });
+        fibra_runtime::sleep(Duration::from_millis(50));
+        assert!(!r.is_finished() && !w.is_finished());
+        r.cancel();
+        w.cancel();
+        let er = r.join().unwrap().expect_err("read_exact must fail");
+        let ew = w.join().unwrap().expect_err("write_all must fail");
+        assert!(fibra_runtime::is_canceled(&er), "{er:?}");
+        assert!(fibra_runtime::is_canceled(&ew), "{ew:?}");
+    });
+}

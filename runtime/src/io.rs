@@ -464,7 +464,7 @@ impl Registration {
                         self.src.clear(seen, dir);
                         continue;
                     }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted && !task::is_canceled(&e) => {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                         continue; // EINTR: retry
                     }
                     Err(e) => return Err(e),

@@ -138,7 +138,7 @@ impl<E: std::error::Error + Send + Sync + 'static> From<PoolError<E>> for io::Er
                 io::ErrorKind::TimedOut,
                 "timed out waiting for a pooled connection",
             ),
-            PoolError::Canceled => io::Error::new(io::ErrorKind::Interrupted, task::Canceled),
+            PoolError::Canceled => task::Canceled.into(),
         }
     }
 }

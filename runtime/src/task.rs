@@ -212,7 +212,7 @@ pub fn yield_now() {
 ///
 /// Parks until unparked (possibly spuriously: `Ok(())`), until `deadline` or
 /// the innermost [`with_timeout`] scope's deadline passes (`TimedOut`), or
-/// until the coroutine is canceled (`Interrupted` wrapping [`Canceled`]).
+/// until the coroutine is canceled (an `Other` error wrapping [`Canceled`]).
 ///
 /// # Errors
 /// `TimedOut` after the deadline; an [`is_canceled`] error after `cancel()`.
@@ -275,14 +275,27 @@ impl std::fmt::Display for Canceled {
 
 impl std::error::Error for Canceled {}
 
+/// The `io::Error` of a canceled call: kind `Other`, with [`Canceled`]
+/// inside.
+///
+/// Not `Interrupted`: std's `read_exact`, `read_to_end`, `write_all` and
+/// `io::copy` retry an `Interrupted` error (it means `EINTR` there), so a
+/// canceled read inside them would either spin (the cancel is sticky, the
+/// next read fails the same way) or, on a reader that remembers it failed,
+/// end in a short `Ok` that looks like the end of the data.
+impl From<Canceled> for io::Error {
+    fn from(c: Canceled) -> io::Error {
+        io::Error::new(io::ErrorKind::Other, c)
+    }
+}
+
 fn canceled_error() -> io::Error {
-    io::Error::new(io::ErrorKind::Interrupted, Canceled)
+    Canceled.into()
 }
 
 /// Whether `e` is the error of a canceled blocking call.
 pub fn is_canceled(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::Interrupted
-        && e.get_ref().is_some_and(|inner| inner.is::<Canceled>())
+    e.get_ref().is_some_and(|inner| inner.is::<Canceled>())
 }
 
 const NO_DEADLINE: u64 = u64::MAX;

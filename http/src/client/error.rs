@@ -228,9 +228,7 @@ impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         let kind = match e.inner.kind {
             Kind::Timeout => io::ErrorKind::TimedOut,
-            Kind::Canceled => {
-                return io::Error::new(io::ErrorKind::Interrupted, fibra_runtime::Canceled)
-            }
+            Kind::Canceled => return fibra_runtime::Canceled.into(),
             Kind::Connect => io::ErrorKind::ConnectionRefused,
             _ => io::ErrorKind::InvalidData,
         };

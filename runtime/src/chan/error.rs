@@ -120,7 +120,7 @@ impl From<RecvError> for io::Error {
         match e {
             RecvError::Disconnected => io::Error::new(io::ErrorKind::BrokenPipe, e),
             RecvError::Timeout => io::Error::new(io::ErrorKind::TimedOut, e),
-            RecvError::Canceled => io::Error::new(io::ErrorKind::Interrupted, crate::Canceled),
+            RecvError::Canceled => crate::Canceled.into(),
         }
     }
 }
