@@ -285,7 +285,7 @@ impl std::error::Error for Canceled {}
 /// end in a short `Ok` that looks like the end of the data.
 impl From<Canceled> for io::Error {
     fn from(c: Canceled) -> io::Error {
-        io::Error::new(io::ErrorKind::Other, c)
+        io::Error::other(c)
     }
 }
 
