@@ -17,6 +17,9 @@ struct Endpoint {
     handler: Arc<dyn Handler>,
     middleware: Arc<[Shared]>,
     route: Arc<str>,
+    /// `"GET /users/:id"` (`"* /path"` for every method): the coroutine
+    /// label for the long-run monitor.
+    label: Arc<str>,
 }
 
 /// Routes requests to handlers by method and path, with middleware: Go's
@@ -133,10 +136,12 @@ impl Router {
         handler: Arc<dyn Handler>,
         middleware: Arc<[Shared]>,
     ) -> Result<(), InsertError> {
+        let label = format!("{} {route}", method.as_ref().map_or("*", Method::as_str));
         let endpoint = Endpoint {
             handler,
             middleware,
             route: Arc::from(route),
+            label: Arc::from(label),
         };
         match method {
             Some(method) => self.routes.route(method.as_str(), route, endpoint),
@@ -315,6 +320,7 @@ impl Router {
                     .map(|(k, v)| (Box::from(k), urlencoded::decode_path(v)))
                     .collect();
                 let endpoint = m.value;
+                fibra_runtime::coroutine::set_label(&endpoint.label);
                 req.set_route(endpoint.route.clone(), params);
                 if endpoint.middleware.is_empty() {
                     return endpoint.handler.call(req, resp);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::runtime::SpawnOptions;
 
 pub use crate::runtime::JoinHandle;
-pub use crate::task::{current, Coroutine};
+pub use crate::task::{current, set_label, Coroutine};
 
 /// Spawns a coroutine with a name, a stack size, or pinned to its worker,
 /// like [`std::thread::Builder`].

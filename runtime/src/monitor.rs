@@ -16,7 +16,9 @@
 //! (`Runtime::long_runs`), and wakes a parked worker if coroutines that have
 //! not started yet are queued where they could be stolen (the held worker's
 //! deque or the injector). When the coroutine finally gives the worker back,
-//! the worker logs how long it held it, with its name.
+//! the worker logs how long it held it, with its name and what it said it
+//! was doing ([`crate::coroutine::set_label`]; the HTTP router labels each
+//! request with its method and route).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -117,12 +119,19 @@ fn run(weak: Weak<Shared>, threshold: Duration) {
 }
 
 /// What the worker logs when a flagged run ends.
-pub(crate) fn report_end(worker: usize, id: u64, name: Option<&str>, clock: &RunClock) {
+pub(crate) fn report_end(
+    worker: usize,
+    id: u64,
+    name: Option<&str>,
+    label: Option<&str>,
+    clock: &RunClock,
+) {
     let since = clock.since.lock().unwrap_or_else(|e| e.into_inner()).take();
     let held_ms = since.map_or(0, |t| t.elapsed().as_millis() as u64);
     tracing::warn!(
         coroutine = id,
         name,
+        doing = label,
         worker,
         held_ms,
         "a coroutine that held its worker without blocking has given it back"

@@ -641,7 +641,14 @@ impl Local {
         };
         drop(entered);
         if clock.stop() {
-            monitor::report_end(self.index, task.id, task.name.as_deref(), clock);
+            let label = task.label();
+            monitor::report_end(
+                self.index,
+                task.id,
+                task.name.as_deref(),
+                label.as_deref(),
+                clock,
+            );
         }
         if let Some(stack) = stack {
             if let Some(stack) = stack {

@@ -42,6 +42,9 @@ pub(crate) struct Task {
     pub(crate) shield_depth: AtomicU32,
     pub(crate) stack_size: usize,
     pub(crate) locals: Mutex<LocalMap>,
+    /// What the coroutine is doing now, for the long-run monitor's report
+    /// (the HTTP router sets the matched route); see [`set_label`].
+    pub(crate) label: Mutex<Option<Arc<str>>>,
 }
 
 pub(crate) type TaskRef = Arc<Task>;
@@ -74,6 +77,7 @@ impl Task {
             shield_depth: AtomicU32::new(0),
             stack_size,
             locals: Mutex::new(LocalMap::default()),
+            label: Mutex::new(None),
         }
     }
 
@@ -462,6 +466,27 @@ fn sleep_thread(deadline: Option<Instant>) -> io::Result<()> {
     check_interrupts(deadline)
 }
 
+impl Task {
+    pub(crate) fn label(&self) -> Option<Arc<str>> {
+        self.label.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Says what the current coroutine is doing now, in a word or two (the
+/// HTTP router sets `"GET /users/:id"` for each request it routes). The
+/// long-run monitor names it, with the coroutine's name, when the
+/// coroutine holds its worker too long. A cheap call: setting the label it
+/// already has (the same `Arc`) only compares pointers. Outside a
+/// coroutine it does nothing.
+pub fn set_label(label: &Arc<str>) {
+    with_current_task(|t| {
+        let mut slot = t.label.lock().unwrap_or_else(|e| e.into_inner());
+        if !slot.as_ref().is_some_and(|l| Arc::ptr_eq(l, label)) {
+            *slot = Some(label.clone());
+        }
+    });
+}
+
 /// Identity of a coroutine, like [`std::thread::Thread`].
 #[derive(Clone)]
 pub struct Coroutine {
@@ -481,6 +506,11 @@ impl Coroutine {
     /// The name given at spawn, if any.
     pub fn name(&self) -> Option<&str> {
         self.task.name.as_deref()
+    }
+
+    /// What the coroutine said it is doing, through [`set_label`].
+    pub fn label(&self) -> Option<Arc<str>> {
+        self.task.label()
     }
 
     /// Usable stack size in bytes.
