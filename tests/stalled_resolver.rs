@@ -122,6 +122,27 @@ fn inner() {
         Ok(r) => panic!("the resolver answered at once ({r:?}); the test would prove nothing"),
     }
 
+    // cancel() 50 ms into a lookup ends it within 100 ms.
+    let h = fibra::spawn(|| {
+        let r = fibra::net::lookup_host((HOST, 80));
+        (r.map(|_| ()), Instant::now())
+    });
+    fibra::sleep(Duration::from_millis(50));
+    assert!(!h.is_finished(), "the lookup returned before the cancel");
+    let canceled_at = Instant::now();
+    h.cancel();
+    let (r, ended) = h.join().unwrap();
+    let took = ended.saturating_duration_since(canceled_at);
+    println!("cancel() of lookup_host: stopped {took:?} after the cancel");
+    assert!(
+        r.is_err_and(|e| fibra::is_canceled(&e)),
+        "not a canceled error"
+    );
+    assert!(
+        took < Duration::from_millis(100),
+        "stopped {took:?} after cancel()"
+    );
+
     let limit = Duration::from_millis(300);
     gives_up_at("with_timeout around lookup_host", limit, || {
         fibra::with_timeout(limit, || fibra::net::lookup_host((HOST, 80)))
