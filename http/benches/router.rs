@@ -1,7 +1,7 @@
-//! Router lookup over the 130 GET routes of the GitHub API.
+//! RouteTable lookup over the 130 GET routes of the GitHub API.
 //!
-//! Registers every route with `Router::route("GET", ..)`, then times
-//! `Router::lookup("GET", path)` for each route's template with every
+//! Registers every route with `RouteTable::route("GET", ..)`, then times
+//! `RouteTable::lookup("GET", path)` for each route's template with every
 //! `:name` replaced by `name`, the same paths the matchit peer
 //! (benches/peers/router) looks up. Prints the median of 21 samples as
 //!
@@ -15,14 +15,14 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use fibra_http::router::{Lookup, Router};
+use fibra_http::router::{Lookup, RouteTable};
 
 const ROUTES: &str = include_str!("../tests/router/github_routes.txt");
 const SAMPLES: usize = 21;
 
 fn main() {
     let routes: Vec<&str> = ROUTES.lines().filter(|l| l.starts_with('/')).collect();
-    let mut router = Router::new();
+    let mut router = RouteTable::new();
     for route in &routes {
         router
             .route("GET", route, true)
@@ -30,7 +30,7 @@ fn main() {
     }
     let paths: Vec<String> = routes.iter().map(|r| r.replace(':', "")).collect();
 
-    let pass = |router: &Router<bool>| {
+    let pass = |router: &RouteTable<bool>| {
         for path in black_box(&paths) {
             match black_box(router.lookup(black_box("GET"), path)) {
                 Lookup::Found(m) => assert!(*m.value),

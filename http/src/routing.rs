@@ -68,7 +68,7 @@ struct Endpoint {
 /// fibra_runtime::run(|| Server::bind("127.0.0.1:8080")?.serve(router)).unwrap();
 /// ```
 pub struct Router {
-    routes: router::Router<Endpoint>,
+    routes: router::RouteTable<Endpoint>,
     middleware: Vec<Shared>,
     not_found: Option<Arc<dyn Handler>>,
 }
@@ -77,7 +77,7 @@ impl Router {
     /// An empty router: every request gets `404`.
     pub fn new() -> Router {
         Router {
-            routes: router::Router::new(),
+            routes: router::RouteTable::new(),
             middleware: Vec::new(),
             not_found: None,
         }

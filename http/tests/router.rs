@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::BTreeSet;
 
-use fibra_http::router::{InsertError, Lookup, MatchError, Params, Router, Tree};
+use fibra_http::router::{InsertError, Lookup, MatchError, Params, RouteTable, Tree};
 
 const GITHUB_ROUTES: &str = include_str!("router/github_routes.txt");
 
@@ -291,8 +291,8 @@ fn tree_reports_trailing_slash_misses() {
     assert_eq!(empty.at("/").unwrap_err(), MatchError::NotFound);
 }
 
-fn router(routes: &[(&str, &'static str)]) -> Router<&'static str> {
-    let mut router = Router::new();
+fn router(routes: &[(&str, &'static str)]) -> RouteTable<&'static str> {
+    let mut router = RouteTable::new();
     for (method, route) in routes {
         router.route(method, route, *route).unwrap();
     }
@@ -358,7 +358,7 @@ fn method_not_allowed_lists_the_matching_methods() {
 
 #[test]
 fn methods_must_be_tokens_and_failed_routes_add_no_method() {
-    let mut r: Router<()> = Router::new();
+    let mut r: RouteTable<()> = RouteTable::new();
     assert!(matches!(
         r.route("", "/", ()),
         Err(InsertError::Malformed { .. })
@@ -423,7 +423,7 @@ fn a_method_matching_exactly_beats_a_redirect() {
 
 #[test]
 fn groups_prefix_their_routes() {
-    let mut r = Router::new();
+    let mut r = RouteTable::new();
     {
         let mut api = r.group("/api/");
         api.route("GET", "/status", "status").unwrap();
@@ -451,7 +451,7 @@ fn groups_prefix_their_routes() {
 
 #[test]
 fn every_github_route_matches_its_own_template() {
-    let mut r = Router::new();
+    let mut r = RouteTable::new();
     let routes: Vec<&str> = github_routes().collect();
     assert_eq!(routes.len(), 130);
     for route in &routes {
@@ -488,7 +488,7 @@ fn every_github_route_matches_its_own_template() {
 
 #[test]
 fn found_lookups_do_not_allocate() {
-    let mut r = Router::new();
+    let mut r = RouteTable::new();
     for route in github_routes() {
         r.route("GET", route, route).unwrap();
     }
@@ -723,7 +723,7 @@ fn matches_like_a_naive_matcher_on_random_route_sets() {
 
 #[test]
 fn routes_for_every_method_come_after_the_methods_own() {
-    let mut r = Router::new();
+    let mut r = RouteTable::new();
     r.route("GET", "/a/:x", "get").unwrap();
     r.route_any("/a/:y", "any").unwrap();
     r.route_any("/sub/", "sub").unwrap();

@@ -1,6 +1,6 @@
 //! Request routing: from a method and a path to a registered value.
 //!
-//! A [`Router`] keeps one radix [`Tree`] per method. Routes are paths whose
+//! A [`RouteTable`] keeps one radix [`Tree`] per method. Routes are paths whose
 //! segments are static text, `:name` parameters (one whole segment) or a
 //! final `*name` catch-all (the rest of the path, at least one byte). At
 //! every position a static segment beats a parameter, which beats a
@@ -8,20 +8,23 @@
 //! backtracks, so the most specific route that matches wins. Conflicting
 //! routes are rejected when they are registered, never at lookup.
 //!
-//! [`Router::lookup`] tells a handler apart from a 404, a 405 (with the
+//! [`RouteTable::lookup`] tells a handler apart from a 404, a 405 (with the
 //! methods for the `Allow` header) and, optionally, a redirect to the same
 //! path with its trailing slash added or removed. It does not allocate on
 //! the found path. Paths are matched as raw bytes: percent-encoding is not
 //! decoded (the server decodes parameter values after routing, so `%2F`
 //! never splits a segment), and the query string must be cut off first.
 //!
-//! The router is generic over the value it stores: the server stores
-//! handlers, tests can store anything.
+//! The table is generic over the value it stores: [`crate::Router`] (the
+//! handler router with middleware that users register routes on) stores
+//! handlers in one; tests can store anything. (It is named `RouteTable`, not
+//! `Router`, so that `Router` and `Group` mean one thing in this crate:
+//! [`crate::Router`] and [`crate::Group`].)
 //!
 //! ```
-//! use fibra_http::router::{Lookup, Router};
+//! use fibra_http::router::{Lookup, RouteTable};
 //!
-//! let mut router = Router::new();
+//! let mut router = RouteTable::new();
 //! router.route("GET", "/users/:id", "show user").unwrap();
 //! router.route("DELETE", "/users/:id", "delete user").unwrap();
 //! let mut api = router.group("/api/v1");
@@ -60,16 +63,16 @@ use std::fmt;
 ///
 /// Methods are strings compared exactly (HTTP methods are case-sensitive):
 /// `"GET"`, `"POST"`, or any other token.
-pub struct Router<T> {
+pub struct RouteTable<T> {
     // Registration order: it is the order of the `Allow` list.
     methods: Vec<(Box<str>, Tree<T>)>,
-    /// Routes for every method ([`Router::route_any`]), tried after the
+    /// Routes for every method ([`RouteTable::route_any`]), tried after the
     /// request method's own.
     any: Tree<T>,
     redirect_trailing_slash: bool,
 }
 
-/// The outcome of [`Router::lookup`].
+/// The outcome of [`RouteTable::lookup`].
 #[derive(Debug)]
 pub enum Lookup<'r, 'p, T> {
     /// A route of the request's method matches.
@@ -84,7 +87,7 @@ pub enum Lookup<'r, 'p, T> {
     /// No route matches, but one of the request's method would with the
     /// trailing slash added or removed: redirect to this path (301 for GET
     /// and HEAD, 308 otherwise, keeping the query string). Only reported when
-    /// [`Router::set_redirect_trailing_slash`] is on (the default) and no
+    /// [`RouteTable::set_redirect_trailing_slash`] is on (the default) and no
     /// other method matches the path as it is.
     RedirectTrailingSlash(String),
     /// Nothing matches: 404.
@@ -107,10 +110,10 @@ impl<T: PartialEq> PartialEq for Lookup<'_, '_, T> {
     }
 }
 
-impl<T> Router<T> {
+impl<T> RouteTable<T> {
     /// An empty router, with trailing-slash redirects on.
     pub fn new() -> Self {
-        Router {
+        RouteTable {
             methods: Vec::new(),
             any: Tree::new(),
             redirect_trailing_slash: true,
@@ -172,8 +175,8 @@ impl<T> Router<T> {
     /// A builder that registers routes under `prefix`: `group("/api")` then
     /// `route("GET", "/users", v)` registers `/api/users`. A trailing `/` on
     /// the prefix is ignored; the prefix may hold parameters.
-    pub fn group(&mut self, prefix: &str) -> Group<'_, T> {
-        Group {
+    pub fn group(&mut self, prefix: &str) -> TableGroup<'_, T> {
+        TableGroup {
             router: self,
             prefix: prefix.trim_end_matches('/').to_owned(),
         }
@@ -241,15 +244,15 @@ impl<T> Router<T> {
     }
 }
 
-impl<T> Default for Router<T> {
+impl<T> Default for RouteTable<T> {
     fn default() -> Self {
-        Router::new()
+        RouteTable::new()
     }
 }
 
-impl<T> fmt::Debug for Router<T> {
+impl<T> fmt::Debug for RouteTable<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Router")
+        f.debug_struct("RouteTable")
             .field(
                 "methods",
                 &self
@@ -264,19 +267,19 @@ impl<T> fmt::Debug for Router<T> {
     }
 }
 
-/// Registers routes under a common prefix; from [`Router::group`].
-pub struct Group<'r, T> {
-    router: &'r mut Router<T>,
+/// Registers routes under a common prefix; from [`RouteTable::group`].
+pub struct TableGroup<'r, T> {
+    router: &'r mut RouteTable<T>,
     prefix: String,
 }
 
-impl<T> Group<'_, T> {
+impl<T> TableGroup<'_, T> {
     /// Registers `value` for `method` on the group's prefix followed by
     /// `route`, which must start with `/`.
     ///
     /// # Errors
     ///
-    /// As [`Router::route`], for the joined route.
+    /// As [`RouteTable::route`], for the joined route.
     pub fn route(&mut self, method: &str, route: &str, value: T) -> Result<(), InsertError> {
         if !route.starts_with('/') {
             return Err(InsertError::Malformed {
@@ -289,11 +292,11 @@ impl<T> Group<'_, T> {
     }
 
     /// Registers `value` for every method on the group's prefix followed
-    /// by `route`, which must start with `/`; see [`Router::route_any`].
+    /// by `route`, which must start with `/`; see [`RouteTable::route_any`].
     ///
     /// # Errors
     ///
-    /// As [`Router::route_any`], for the joined route.
+    /// As [`RouteTable::route_any`], for the joined route.
     pub fn route_any(&mut self, route: &str, value: T) -> Result<(), InsertError> {
         if !route.starts_with('/') {
             return Err(InsertError::Malformed {
@@ -306,17 +309,17 @@ impl<T> Group<'_, T> {
     }
 
     /// A nested group, whose prefix is this group's followed by `prefix`.
-    pub fn group(&mut self, prefix: &str) -> Group<'_, T> {
-        Group {
+    pub fn group(&mut self, prefix: &str) -> TableGroup<'_, T> {
+        TableGroup {
             prefix: format!("{}{}", self.prefix, prefix.trim_end_matches('/')),
             router: self.router,
         }
     }
 }
 
-impl<T> fmt::Debug for Group<'_, T> {
+impl<T> fmt::Debug for TableGroup<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Group")
+        f.debug_struct("TableGroup")
             .field("prefix", &self.prefix)
             .finish()
     }
