@@ -1,6 +1,8 @@
 //! An HTTP/1.1 client in plain blocking code: connection pooling per
 //! origin, HTTPS (rustls, feature `tls`), redirects, gzip/deflate,
-//! streaming bodies both ways, proxies and Unix sockets.
+//! streaming bodies both ways, proxies, Unix sockets, and protocol
+//! switches ([`RequestBuilder::upgrade`], [`Response::upgrade`]), on which
+//! the WebSocket and SSE clients are built.
 //!
 //! ```no_run
 //! use std::time::Duration;
