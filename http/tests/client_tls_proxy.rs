@@ -1,17 +1,18 @@
 //! HTTPS with the test CA in net/tests/data, and requests through a small
-//! in-test proxy (absolute form for http, `CONNECT` tunnel for https).
+//! in-test proxy (`client_util::proxy`: absolute form for http, `CONNECT`
+//! tunnel for https).
 
 #![cfg(feature = "tls")]
 
 mod client_util;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use client_util::fibra_server;
+use client_util::{fibra_server, proxy};
 use fibra_http::client::Proxy;
 use fibra_http::{Client, Config};
 use fibra_net::tls::TlsAcceptor;
@@ -149,63 +150,6 @@ fn tls_handshake_timeout() {
         .unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     assert!(start.elapsed() < Duration::from_secs(2));
-}
-
-/// A proxy that tunnels `CONNECT` and forwards absolute-form requests,
-/// logging each connection's first line (and `Proxy-Authorization`).
-fn proxy() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let log2 = log.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut client) = conn else { return };
-            let log = log2.clone();
-            std::thread::spawn(move || {
-                let Some(head) = read_head(&mut client) else {
-                    return;
-                };
-                let first = head.lines().next().unwrap_or("").to_owned();
-                let auth = head
-                    .lines()
-                    .find(|l| l.to_ascii_lowercase().starts_with("proxy-authorization:"))
-                    .map(|l| format!(" [{}]", l.trim()))
-                    .unwrap_or_default();
-                log.lock().unwrap().push(format!("{first}{auth}"));
-                let mut parts = first.split(' ');
-                let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-                let upstream_result = if method == "CONNECT" {
-                    TcpStream::connect(target).map(|up| {
-                        let _ = client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n");
-                        (up, None)
-                    })
-                } else {
-                    // http://host:port/path -> origin form to host:port.
-                    let rest = target.strip_prefix("http://").unwrap_or(target);
-                    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-                    let head = head.replacen(target, if path.is_empty() { "/" } else { path }, 1);
-                    TcpStream::connect(authority).map(|up| (up, Some(head)))
-                };
-                let Ok((mut up, head)) = upstream_result else {
-                    let _ =
-                        client.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
-                    return;
-                };
-                if let Some(h) = head {
-                    let _ = up.write_all(h.as_bytes());
-                }
-                let (mut c2, mut u2) = (client.try_clone().unwrap(), up.try_clone().unwrap());
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut u2, &mut c2);
-                    let _ = c2.shutdown(std::net::Shutdown::Write);
-                });
-                let _ = std::io::copy(&mut client, &mut up);
-                let _ = up.shutdown(std::net::Shutdown::Write);
-            });
-        }
-    });
-    (addr, log)
 }
 
 #[test]

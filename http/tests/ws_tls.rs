@@ -261,3 +261,28 @@ fn wss_refuses_an_untrusted_certificate() {
         }
     });
 }
+
+#[test]
+fn wss_with_a_given_client_uses_its_trust() {
+    let Some(server) = py_server() else { return };
+    let url = server.url("/echo");
+    within(Duration::from_secs(30), move || {
+        let client = fibra_http::Client::builder()
+            .no_proxy()
+            .tls_built_in_roots(false)
+            .add_root_certificate_pem(CA)
+            .build()
+            .unwrap();
+        let mut c = Connector::new()
+            .client(client.clone())
+            .connect(&url)
+            .unwrap();
+        assert_eq!(client.open_connections(), 0);
+        c.send("trusted through the client").unwrap();
+        assert_eq!(
+            c.recv().unwrap(),
+            Message::Text("trusted through the client".into())
+        );
+        c.close(CloseCode::NORMAL, "").unwrap();
+    });
+}

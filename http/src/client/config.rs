@@ -97,6 +97,7 @@ pub(crate) mod tls {
         pub(crate) platform_roots: bool,
         pub(crate) identity_pem: Option<(Vec<u8>, Vec<u8>)>,
         pub(crate) custom: Option<Arc<ClientConfig>>,
+        pub(crate) connector: Option<TlsConnector>,
         pub(crate) built: Arc<OnceLock<std::result::Result<TlsConnector, String>>>,
     }
 
@@ -107,7 +108,10 @@ pub(crate) mod tls {
                 .field("built_in_roots", &!self.no_built_in_roots)
                 .field("platform_roots", &self.platform_roots)
                 .field("identity", &self.identity_pem.is_some())
-                .field("custom", &self.custom.is_some())
+                .field(
+                    "custom",
+                    &(self.custom.is_some() || self.connector.is_some()),
+                )
                 .finish()
         }
     }
@@ -147,6 +151,9 @@ pub(crate) mod tls {
         }
 
         fn build(&self) -> Result<TlsConnector> {
+            if let Some(c) = &self.connector {
+                return Ok(c.clone());
+            }
             if let Some(c) = &self.custom {
                 return Ok(TlsConnector::from_config(c.clone()));
             }

@@ -21,6 +21,16 @@ pub(crate) enum Stream {
     Unix(UnixStream),
     #[cfg(feature = "tls")]
     Tls(Box<fibra_net::tls::TlsStream<TcpStream>>),
+    /// Handed over to an [`Upgraded`](super::Upgraded) connection; the
+    /// pool closes what is left.
+    Detached,
+}
+
+fn detached() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "connection handed over after a protocol switch",
+    )
 }
 
 impl Read for Stream {
@@ -30,6 +40,7 @@ impl Read for Stream {
             Stream::Unix(s) => s.read(buf),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.read(buf),
+            Stream::Detached => Err(detached()),
         }
     }
 }
@@ -41,6 +52,7 @@ impl Write for Stream {
             Stream::Unix(s) => s.write(buf),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.write(buf),
+            Stream::Detached => Err(detached()),
         }
     }
 
@@ -50,6 +62,7 @@ impl Write for Stream {
             Stream::Unix(s) => s.flush(),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.flush(),
+            Stream::Detached => Ok(()),
         }
     }
 }
@@ -84,6 +97,16 @@ impl Conn {
     /// Bytes received and not yet consumed.
     pub(crate) fn buffered(&self) -> &[u8] {
         &self.buf[self.start..self.end]
+    }
+
+    /// Takes the transport and the bytes read ahead of the caller out,
+    /// leaving a connection that can only be closed.
+    pub(crate) fn detach(&mut self) -> (Stream, Vec<u8>) {
+        let rest = self.buffered().to_vec();
+        self.start = 0;
+        self.end = 0;
+        self.broken = true;
+        (std::mem::replace(&mut self.stream, Stream::Detached), rest)
     }
 
     pub(crate) fn consume(&mut self, n: usize) {
@@ -141,6 +164,10 @@ pub(crate) struct PoolKey {
     port: u16,
     unix_path: Option<PathBuf>,
     proxy: Option<(String, u16)>,
+    /// Plain HTTP through a `CONNECT` tunnel rather than in absolute form
+    /// (requests asking for a protocol upgrade, which a forwarding proxy
+    /// would not pass on).
+    tunnel: bool,
 }
 
 impl PoolKey {
@@ -148,6 +175,7 @@ impl PoolKey {
         target: &Target,
         unix_path: Option<&PathBuf>,
         proxy: Option<&Proxy>,
+        tunnel: bool,
     ) -> PoolKey {
         PoolKey {
             scheme: target.scheme,
@@ -155,6 +183,7 @@ impl PoolKey {
             port: target.port,
             unix_path: unix_path.cloned(),
             proxy: proxy.map(|p| (p.host.clone(), p.port)),
+            tunnel: tunnel && proxy.is_some() && target.scheme == Scheme::Http,
         }
     }
 }
@@ -275,10 +304,12 @@ impl Manage for HostManager {
             None => (self.key.host.as_str(), self.key.port),
         };
         let mut conn = Conn::new(Stream::Tcp(self.connect_tcp(host, port)?));
-        if self.key.scheme == Scheme::Https {
+        if self.key.scheme == Scheme::Https || self.key.tunnel {
             if let Some(p) = &self.proxy {
                 self.tunnel(&mut conn, p)?;
             }
+        }
+        if self.key.scheme == Scheme::Https {
             conn = self.handshake(conn)?;
         }
         Ok(conn)

@@ -27,7 +27,9 @@ pub(crate) enum Kind {
     Decode,
     /// Too many redirects, or a redirect that could not be followed.
     Redirect,
-    /// [`Response::error_for_status`](super::Response::error_for_status).
+    /// [`Response::error_for_status`](super::Response::error_for_status),
+    /// or [`Response::upgrade`](super::Response::upgrade) on a response
+    /// that did not switch protocols.
     Status(StatusCode),
 }
 
@@ -155,33 +157,52 @@ impl Error {
     }
 
     /// Whether this came from
-    /// [`Response::error_for_status`](super::Response::error_for_status).
+    /// [`Response::error_for_status`](super::Response::error_for_status),
+    /// or from [`Response::upgrade`](super::Response::upgrade) on a response
+    /// that did not switch protocols.
     pub fn is_status(&self) -> bool {
         matches!(self.inner.kind, Kind::Status(_))
     }
 
     /// Whether the peer closed or reset the connection.
     pub fn is_closed(&self) -> bool {
-        let mut cur: Option<&(dyn std::error::Error + 'static)> = self
+        self.io_kinds().any(|k| {
+            matches!(
+                k,
+                io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+            )
+        })
+    }
+
+    /// The kinds of the I/O errors in the source chain, outermost first.
+    fn io_kinds(&self) -> impl Iterator<Item = io::ErrorKind> + '_ {
+        let first = self
             .inner
             .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static));
-        while let Some(e) = cur {
-            if let Some(io) = e.downcast_ref::<io::Error>() {
-                if matches!(
-                    io.kind(),
-                    io::ErrorKind::UnexpectedEof
-                        | io::ErrorKind::BrokenPipe
-                        | io::ErrorKind::ConnectionReset
-                        | io::ErrorKind::ConnectionAborted
-                ) {
-                    return true;
-                }
-            }
-            cur = e.source();
+        std::iter::successors(first, |e| e.source())
+            .filter_map(|e| e.downcast_ref::<io::Error>().map(io::Error::kind))
+    }
+
+    /// As an `io::Error` for APIs that speak `io::Result` (WebSocket,
+    /// EventSource): `TimedOut` for a timeout, the runtime's error for a
+    /// cancellation, otherwise the kind of the I/O error underneath
+    /// (`ConnectionRefused`, `InvalidData` for a refused certificate, …),
+    /// falling back to the mapping of `From<Error> for io::Error`. The
+    /// [`Error`] rides inside.
+    pub(crate) fn into_io(self) -> io::Error {
+        let underlying = match self.inner.kind {
+            Kind::Timeout | Kind::Canceled => None,
+            _ => self.io_kinds().find(|k| *k != io::ErrorKind::Other),
+        };
+        match underlying {
+            Some(kind) => io::Error::new(kind, self),
+            None => self.into(),
         }
-        false
     }
 }
 

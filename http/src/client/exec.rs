@@ -184,8 +184,16 @@ impl Client {
             Some(_) => None,
             None => cfg.proxies.for_target(&req.target).cloned(),
         };
-        let key = PoolKey::new(&req.target, unix.as_ref(), proxy.as_ref());
+        // A forwarding proxy would not pass an upgrade on (`Upgrade` is
+        // hop-by-hop): such a request to a plain-HTTP origin goes through
+        // a `CONNECT` tunnel, as `https://` always does.
+        let tunnel = proxy.is_some()
+            && req.target.scheme == Scheme::Http
+            && req.headers.contains_key(header::UPGRADE);
+        let key = PoolKey::new(&req.target, unix.as_ref(), proxy.as_ref(), tunnel);
         let pool = self.pool(key, proxy.clone());
+        // The proxy the request head is written for (absolute form).
+        let forward_proxy = proxy.as_ref().filter(|_| !tunnel);
         let idempotent = matches!(
             req.method,
             Method::GET
@@ -212,7 +220,7 @@ impl Client {
             })?;
             let reused = conn.served > 0;
             let body = std::mem::replace(&mut req.body, Body::empty());
-            match round_trip(cfg, &mut conn, req, body, proxy.as_ref()) {
+            match round_trip(cfg, &mut conn, req, body, forward_proxy) {
                 Ok((head, body_sent)) => {
                     let framing = match response_body_framing(&req.method, &head) {
                         Ok(f) => f,
@@ -229,11 +237,15 @@ impl Client {
                         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
                     if !body_sent || head.status == StatusCode::SWITCHING_PROTOCOLS {
                         // The server answered before the body went out (the
-                        // connection is out of step), or switched protocols.
+                        // connection is out of step), or switched protocols:
+                        // the connection never goes back to the pool.
                         conn.broken = true;
                     }
-                    let raw =
-                        RawBody::new(conn, framing, head.keep_alive && !asked_close, deadline);
+                    let raw = if head.status == StatusCode::SWITCHING_PROTOCOLS && body_sent {
+                        RawBody::switched(conn)
+                    } else {
+                        RawBody::new(conn, framing, head.keep_alive && !asked_close, deadline)
+                    };
                     return Ok(Response::new(
                         head.status,
                         head.version,

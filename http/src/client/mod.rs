@@ -1,6 +1,8 @@
 //! An HTTP/1.1 client in plain blocking code: connection pooling per
 //! origin, HTTPS (rustls, feature `tls`), redirects, gzip/deflate,
-//! streaming bodies both ways, proxies and Unix sockets.
+//! streaming bodies both ways, proxies, Unix sockets, and protocol
+//! switches ([`RequestBuilder::upgrade`], [`Response::upgrade`]), on which
+//! the WebSocket and SSE clients are built.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -42,6 +44,7 @@ mod proxy;
 mod request;
 mod response;
 mod target;
+mod upgrade;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -56,6 +59,7 @@ pub use proxy::Proxy;
 pub use request::{Body, Request, RequestBuilder};
 pub use response::Response;
 pub use target::unix_socket_host;
+pub use upgrade::{Upgraded, UpgradedReadHalf, UpgradedWriteHalf};
 
 use config::Config;
 use conn::{HostManager, PoolKey};
@@ -368,6 +372,17 @@ impl ClientBuilder {
         self
     }
 
+    /// Uses the TLS configuration of `connector` (the other TLS settings
+    /// are then ignored), e.g. one from
+    /// [`TlsConnector::with_root_pem`](fibra_net::tls::TlsConnector::with_root_pem).
+    #[cfg(feature = "tls")]
+    pub fn tls_connector(mut self, connector: fibra_net::tls::TlsConnector) -> ClientBuilder {
+        self.config.tls.connector = Some(connector);
+        self.config.tls.custom = None;
+        self.config.tls.reset();
+        self
+    }
+
     /// Uses a rustls configuration built by hand (the other TLS settings
     /// are then ignored).
     #[cfg(feature = "tls")]
@@ -376,6 +391,7 @@ impl ClientBuilder {
         config: Arc<fibra_net::tls::rustls::ClientConfig>,
     ) -> ClientBuilder {
         self.config.tls.custom = Some(config);
+        self.config.tls.connector = None;
         self.config.tls.reset();
         self
     }
@@ -400,8 +416,9 @@ impl ClientBuilder {
     }
 }
 
-/// The client behind the one-line helpers.
-fn default_client() -> &'static Client {
+/// The client behind the one-line helpers (and behind WebSocket and SSE
+/// clients given none).
+pub(crate) fn default_client() -> &'static Client {
     static CLIENT: OnceLock<Client> = OnceLock::new();
     CLIENT.get_or_init(Client::new)
 }

@@ -289,6 +289,17 @@ impl RequestBuilder {
         })
     }
 
+    /// Asks the server to switch to `protocol` (`Connection: Upgrade`,
+    /// `Upgrade: protocol`, e.g. `websocket`). A `101 Switching Protocols`
+    /// answer is taken over with [`Response::upgrade`]. Through an HTTP
+    /// proxy, such a request to an `http://` URL goes through a `CONNECT`
+    /// tunnel (a proxy forwarding requests would not pass the upgrade on).
+    /// Setting the `Upgrade` header by hand does the same.
+    pub fn upgrade(self, protocol: &str) -> RequestBuilder {
+        self.header(header::CONNECTION, "Upgrade")
+            .header(header::UPGRADE, protocol)
+    }
+
     /// Sends `Authorization: Basic` with `user` and `password`.
     pub fn basic_auth(self, user: &str, password: Option<&str>) -> RequestBuilder {
         let creds = format!("{user}:{}", password.unwrap_or_default());

@@ -10,6 +10,7 @@ use http::{StatusCode, Uri, Version};
 
 use super::conn::{with_optional_deadline, HostManager};
 use super::error::{Error, Kind, Result};
+use super::upgrade::Upgraded;
 use crate::proto::{BodyDecoder, ResponseBodyFraming};
 
 /// Bytes read from a body left unread before the connection is given up:
@@ -50,6 +51,29 @@ impl RawBody {
             let _ = body.finish();
         }
         body
+    }
+
+    /// The body of a `101 Switching Protocols` answer: none. The
+    /// connection waits for [`Response::upgrade`]; it is closed if the
+    /// response is dropped instead.
+    pub(crate) fn switched(conn: PooledConn<HostManager>) -> RawBody {
+        RawBody {
+            conn: Some(conn),
+            decoder: None,
+            keep_alive: false,
+            deadline: None,
+            read_limit: 0,
+            done: true,
+        }
+    }
+
+    /// The connection of a [`RawBody::switched`] body.
+    fn take_switched(&mut self) -> Option<PooledConn<HostManager>> {
+        if self.done {
+            self.conn.take()
+        } else {
+            None
+        }
     }
 
     /// The body is complete: hands the connection back, unless the server
@@ -181,7 +205,14 @@ impl Read for RawBody {
 
 impl Drop for RawBody {
     fn drop(&mut self) {
-        if self.done || self.conn.is_none() {
+        if self.done {
+            // A switched connection nobody took over.
+            if let Some(c) = self.conn.take() {
+                c.discard();
+            }
+            return;
+        }
+        if self.conn.is_none() {
             return;
         }
         // Finish from what is already buffered, without waiting; otherwise
@@ -321,6 +352,56 @@ impl Response {
 
     pub(crate) fn drain(&mut self) {
         self.body.raw().drain(DRAIN_LIMIT);
+    }
+
+    /// Lifts the request deadline from the body, for a stream meant to
+    /// stay open (an event stream): the deadline then bounded only the
+    /// wait for the head.
+    pub(crate) fn without_body_deadline(mut self) -> Response {
+        self.body.raw().deadline = None;
+        self
+    }
+
+    /// Takes over the connection of a `101 Switching Protocols` answer:
+    /// an owned, bidirectional [`Upgraded`] connection speaking the
+    /// protocol the server switched to (`Upgrade` header), starting with
+    /// any bytes the server sent right after the head. The connection
+    /// leaves the client's pool for good. Ask for a switch with
+    /// [`RequestBuilder::upgrade`](super::RequestBuilder::upgrade).
+    ///
+    /// ```no_run
+    /// use std::io::{Read, Write};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = fibra_http::Client::new();
+    /// let resp = client.get("http://127.0.0.1:8080/chat").upgrade("chat/1").send()?;
+    /// let mut conn = resp.upgrade()?;
+    /// conn.write_all(b"hello")?;
+    /// let mut reply = [0u8; 5];
+    /// conn.read_exact(&mut reply)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::is_status`] (with the status) when the response is not a
+    /// `101`: the server refused the switch.
+    pub fn upgrade(mut self) -> Result<Upgraded> {
+        if self.status != StatusCode::SWITCHING_PROTOCOLS {
+            return Err(Error::new(
+                Kind::Status(self.status),
+                format!("HTTP status {} instead of a protocol switch", self.status),
+            )
+            .with_url(&self.url));
+        }
+        let conn = self.body.raw().take_switched().ok_or_else(|| {
+            Error::new(
+                Kind::Response,
+                "the server switched protocols before the request body was sent",
+            )
+            .with_url(&self.url)
+        })?;
+        Ok(Upgraded::detach(conn))
     }
 
     /// The status code.

@@ -1,17 +1,17 @@
-//! An EventSource-style client: reads events over a plain HTTP/1.1 GET and
-//! reconnects with `Last-Event-ID`, honouring the server's `retry`.
+//! An EventSource-style client: reads events from a `GET` sent by a
+//! [`Client`] (so `https://`, proxies, Unix sockets and the client's
+//! timeouts apply) and reconnects with `Last-Event-ID`, honouring the
+//! server's `retry`.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::time::Duration;
 
-use fibra_net::TcpStream;
-use http::{HeaderName, HeaderValue, Uri};
+use http::header::{self, HeaderName, HeaderValue};
+use http::StatusCode;
 
 use super::{Event, Parser};
-use crate::proto::{BodyDecoder, Framing};
-
-const MAX_HEAD: usize = 16 * 1024;
+use crate::client::{default_client, Client, Response};
 
 /// Options for an [`EventSource`].
 #[derive(Debug, Clone)]
@@ -20,6 +20,7 @@ pub struct EventSourceBuilder {
     retry: Duration,
     reconnect: bool,
     last_event_id: Option<String>,
+    client: Option<Client>,
 }
 
 impl Default for EventSourceBuilder {
@@ -29,6 +30,7 @@ impl Default for EventSourceBuilder {
             retry: Duration::from_secs(3),
             reconnect: true,
             last_event_id: None,
+            client: None,
         }
     }
 }
@@ -65,41 +67,57 @@ impl EventSourceBuilder {
         self
     }
 
-    /// Connects to an `http://` URL.
+    /// The HTTP client that sends the requests: its proxies, TLS
+    /// settings, Unix socket, and its connect, TLS handshake and
+    /// response-header timeouts apply, and its overall `timeout` bounds
+    /// each wait for a response head, never the stream itself. Without
+    /// one, event sources share a default client (proxies from
+    /// `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`, loopback excluded). An open
+    /// stream holds one of the client's connections to its origin
+    /// ([`max_connections_per_host`](crate::ClientBuilder::max_connections_per_host)).
+    pub fn client(mut self, client: Client) -> EventSourceBuilder {
+        self.client = Some(client);
+        self
+    }
+
+    /// Connects to an `http://`, `https://` (feature `tls`, on by
+    /// default) or `http+unix://` URL.
     ///
     /// # Errors
     /// As [`EventSource::connect`].
-    pub fn connect(self, url: &str) -> io::Result<EventSource> {
-        let uri: Uri = url
-            .parse()
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "invalid URL"))?;
-        if uri.scheme_str() != Some("http") || uri.host().is_none() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "EventSource URL must be http://host[:port]/path",
-            ));
+    pub fn connect(mut self, url: &str) -> io::Result<EventSource> {
+        let client = self
+            .client
+            .take()
+            .unwrap_or_else(|| default_client().clone());
+        // Checks the URL without sending anything.
+        if let Err(e) = client.get(url).build() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, e));
         }
         let mut es = EventSource {
-            uri,
+            url: url.to_owned(),
+            client,
             parser: Parser::with_last_id(self.last_event_id.clone()),
             opts: self,
-            conn: None,
+            body: None,
             queue: VecDeque::new(),
             done: false,
         };
-        match es.open()? {
-            Some(c) => es.conn = Some(c),
-            None => es.done = true,
+        match es.open() {
+            Ok(Some(body)) => es.body = Some(body),
+            Ok(None) => es.done = true,
+            Err(Failure::Refused(e) | Failure::Transient(e)) => return Err(e),
         }
         Ok(es)
     }
 }
 
-struct Conn {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    /// `None`: the body ends when the connection closes.
-    decoder: Option<BodyDecoder>,
+/// Why an attempt to open the stream gave none.
+enum Failure {
+    /// The server refused the stream (status, content type): no retry.
+    Refused(io::Error),
+    /// Connecting or the exchange failed: retry after the delay.
+    Transient(io::Error),
 }
 
 /// Reads a server's event stream; an iterator of events that reconnects
@@ -107,10 +125,12 @@ struct Conn {
 /// drops. It ends when the server answers `204 No Content` and fails for
 /// good on another status or content type, as a browser's EventSource.
 pub struct EventSource {
-    uri: Uri,
+    url: String,
+    client: Client,
     opts: EventSourceBuilder,
     parser: Parser,
-    conn: Option<Conn>,
+    /// The open stream.
+    body: Option<Response>,
     queue: VecDeque<Event>,
     done: bool,
 }
@@ -118,19 +138,22 @@ pub struct EventSource {
 impl std::fmt::Debug for EventSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventSource")
-            .field("uri", &self.uri)
+            .field("url", &self.url)
             .field("last_event_id", &self.parser.last_id())
             .finish_non_exhaustive()
     }
 }
 
 impl EventSource {
-    /// Connects to `url` (`http://` only) with default options.
+    /// Connects to `url` (`http://`, `https://` or `http+unix://`) with
+    /// default options.
     ///
     /// # Errors
-    /// An invalid URL; connection errors; `InvalidData` when the server
-    /// answers with a status other than 200 or 204, or not with
-    /// `text/event-stream`.
+    /// `InvalidInput` for an invalid URL; connection errors (of the kind
+    /// underneath: `ConnectionRefused`, `TimedOut` past one of the client's
+    /// timeouts, `InvalidData` for an untrusted certificate);
+    /// `InvalidData` when the server answers with a status other than 200
+    /// or 204, or not with `text/event-stream`.
     pub fn connect(url: &str) -> io::Result<EventSource> {
         EventSourceBuilder::default().connect(url)
     }
@@ -153,9 +176,8 @@ impl EventSource {
     /// Closes the stream; the iterator ends.
     pub fn close(&mut self) {
         self.done = true;
-        if let Some(c) = self.conn.take() {
-            let _ = c.stream.shutdown(std::net::Shutdown::Both);
-        }
+        // Dropping a response whose body is unread closes its connection.
+        self.body = None;
     }
 
     /// Waits for the next event, reconnecting as needed. `Ok(None)`: the
@@ -174,24 +196,24 @@ impl EventSource {
             if self.done {
                 return Ok(None);
             }
-            let Some(conn) = self.conn.as_mut() else {
+            let Some(body) = self.body.as_mut() else {
                 fibra_runtime::sleep_cancelable(self.retry())?;
                 match self.open() {
-                    Ok(Some(c)) => self.conn = Some(c),
+                    Ok(Some(body)) => self.body = Some(body),
                     Ok(None) => self.done = true,
-                    Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    Err(Failure::Refused(e)) => {
                         self.done = true;
                         return Err(e);
                     }
-                    Err(e) => return Err(e),
+                    Err(Failure::Transient(e)) => return Err(e),
                 }
                 continue;
             };
             let mut events = Vec::new();
-            match read_body(conn, &mut self.parser, &mut events) {
+            match read_some(body, &mut self.parser, &mut events) {
                 Ok(true) => {}
                 Ok(false) | Err(_) => {
-                    self.conn = None;
+                    self.body = None;
                     if !self.opts.reconnect {
                         self.done = true;
                     }
@@ -201,127 +223,72 @@ impl EventSource {
         }
     }
 
-    /// Sends the request and reads the response head. `None` for 204.
-    fn open(&mut self) -> io::Result<Option<Conn>> {
-        let host = self.uri.host().unwrap_or_default();
-        let port = self.uri.port_u16().unwrap_or(80);
-        let connect_host = host.trim_start_matches('[').trim_end_matches(']');
-        let mut stream = TcpStream::connect((connect_host, port))?;
-        let path = self.uri.path_and_query().map_or("/", |p| p.as_str());
-        let authority = self.uri.authority().map_or(host, |a| a.as_str());
-        let mut req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n"
-        )
-        .into_bytes();
+    /// Sends the request and checks the response head; the response, its
+    /// body the stream. `None` for 204.
+    fn open(&mut self) -> Result<Option<Response>, Failure> {
+        let mut req = self
+            .client
+            .get(&self.url)
+            .header(header::ACCEPT, "text/event-stream")
+            .header(header::CACHE_CONTROL, "no-cache");
         if let Some(id) = self.parser.last_id() {
-            if !id.contains(['\r', '\n']) {
-                req.extend_from_slice(format!("Last-Event-ID: {id}\r\n").as_bytes());
+            // Refuses CR, LF and NUL, which the parser never keeps anyway.
+            if let Ok(v) = HeaderValue::from_bytes(id.as_bytes()) {
+                req = req.header("last-event-id", v);
             }
         }
         for (n, v) in &self.opts.headers {
-            req.extend_from_slice(n.as_str().as_bytes());
-            req.extend_from_slice(b": ");
-            req.extend_from_slice(v.as_bytes());
-            req.extend_from_slice(b"\r\n");
+            req = req.header(n.clone(), v.clone());
         }
-        req.extend_from_slice(b"\r\n");
-        stream.write_all(&req)?;
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            let n = stream.read(&mut chunk)?;
-            if n == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            let mut headers = [httparse::EMPTY_HEADER; 64];
-            let mut resp = httparse::Response::new(&mut headers);
-            let used = match resp.parse(&buf) {
-                Ok(httparse::Status::Complete(u)) => u,
-                Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => continue,
-                _ => return Err(bad_data("invalid response head")),
-            };
-            let get = |name: &str| {
-                resp.headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case(name))
-                    .and_then(|h| std::str::from_utf8(h.value).ok())
-            };
-            match resp.code {
-                Some(200) => {}
-                Some(204) => return Ok(None),
-                _ => {
-                    return Err(bad_data(
-                        "EventSource server answered with a status other than 200",
-                    ))
-                }
-            }
-            let ct = get("content-type").unwrap_or("");
-            if !ct
-                .trim()
-                .to_ascii_lowercase()
-                .starts_with("text/event-stream")
-            {
-                return Err(bad_data("EventSource response is not text/event-stream"));
-            }
-            let chunked = get("transfer-encoding")
-                .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-            let decoder = if chunked {
-                Some(BodyDecoder::new(Framing::Chunked))
+        let resp = req.send().map_err(|e| {
+            if e.is_builder() {
+                Failure::Refused(io::Error::new(io::ErrorKind::InvalidInput, e))
             } else {
-                get("content-length")
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(|n| BodyDecoder::new(Framing::Length(n)))
-            };
-            buf.drain(..used);
-            return Ok(Some(Conn {
-                stream,
-                buf,
-                decoder,
-            }));
+                Failure::Transient(e.into_io())
+            }
+        })?;
+        match resp.status() {
+            StatusCode::OK => {}
+            StatusCode::NO_CONTENT => return Ok(None),
+            s => {
+                return Err(Failure::Refused(bad_data(format!(
+                    "EventSource server answered with {s}, not 200"
+                ))))
+            }
         }
+        let is_stream = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                ct.trim()
+                    .to_ascii_lowercase()
+                    .starts_with("text/event-stream")
+            });
+        if !is_stream {
+            return Err(Failure::Refused(bad_data(
+                "EventSource response is not text/event-stream".to_owned(),
+            )));
+        }
+        // The request's deadline bounded the wait for the head; the stream
+        // stays open as long as the server keeps it.
+        Ok(Some(resp.without_body_deadline()))
     }
 }
 
-fn bad_data(msg: &'static str) -> io::Error {
+fn bad_data(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
 
-/// Parses what is buffered, then reads once more. `Ok(false)` when the
-/// body ended.
-fn read_body(conn: &mut Conn, parser: &mut Parser, out: &mut Vec<Event>) -> io::Result<bool> {
-    match &mut conn.decoder {
-        None => {
-            parser.feed(&conn.buf, out);
-            conn.buf.clear();
-        }
-        Some(d) => {
-            let mut pos = 0;
-            while pos < conn.buf.len() && !d.is_done() {
-                let (used, data) = d
-                    .decode(&conn.buf[pos..], usize::MAX)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                parser.feed(data, out);
-                if used == 0 {
-                    break;
-                }
-                pos += used;
-            }
-            conn.buf.drain(..pos);
-            if d.is_done() {
-                return Ok(false);
-            }
-        }
-    }
-    if !out.is_empty() {
-        return Ok(true);
-    }
+/// Reads once from the stream and parses what arrived. `Ok(false)` when
+/// the body ended.
+fn read_some(body: &mut Response, parser: &mut Parser, out: &mut Vec<Event>) -> io::Result<bool> {
     let mut chunk = [0u8; 8192];
-    let n = conn.stream.read(&mut chunk)?;
+    let n = body.read(&mut chunk)?;
     if n == 0 {
         return Ok(false);
     }
-    conn.buf.extend_from_slice(&chunk[..n]);
+    parser.feed(&chunk[..n], out);
     Ok(true)
 }
 

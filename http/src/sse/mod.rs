@@ -1,6 +1,7 @@
 //! Server-Sent Events (the WHATWG `text/event-stream` format): a server
 //! side that turns a [`Response`](crate::Response) into an event stream,
-//! and an EventSource-style client that reconnects with `Last-Event-ID`.
+//! and an EventSource-style client over [`Client`](crate::Client)
+//! (`https://`, proxies) that reconnects with `Last-Event-ID`.
 //!
 //! ```no_run
 //! use std::time::Duration;

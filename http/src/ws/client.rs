@@ -1,29 +1,28 @@
-//! The client side: connect, send the upgrade request, check the answer.
+//! The client side: the upgrade request, sent by a [`Client`], and the
+//! check of the answer.
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
-use fibra_net::TcpStream;
+use http::header::{self, HeaderMap};
 use http::{HeaderName, HeaderValue, StatusCode, Uri};
 
 use super::conn::{Config, Error, WebSocket};
 use super::deflate::{check_answer, CLIENT_OFFER};
 use super::frame::Role;
 use super::handshake::{accept_key, base64_encode, has_token};
-use super::transport::{self, ReadHalf, WriteHalf};
-
-/// The largest handshake response head accepted.
-const MAX_HEAD: usize = 16 * 1024;
+use crate::client::{self, default_client, Client};
 
 /// Options for opening WebSocket connections: extra request headers,
-/// subprotocols, a handshake timeout, TLS trust for `wss://` and the
-/// connection [`Config`].
+/// subprotocols, a handshake timeout, the connection [`Config`], and the
+/// HTTP [`Client`] that sends the upgrade request (its proxies, TLS trust
+/// for `wss://`, connect and header timeouts, Unix socket).
 #[derive(Debug, Clone, Default)]
 pub struct Connector {
     headers: Vec<(HeaderName, HeaderValue)>,
     protocols: Vec<String>,
     config: Config,
     timeout: Option<Duration>,
+    client: Option<Client>,
     #[cfg(feature = "tls")]
     tls: Option<fibra_net::tls::TlsConnector>,
 }
@@ -41,6 +40,17 @@ fn handshake_err(status: Option<StatusCode>, message: impl Into<String>) -> Erro
     Error::Handshake {
         status,
         message: message.into(),
+    }
+}
+
+/// A failed upgrade request: a bad URL or answer is a handshake error,
+/// anything else (connecting, TLS, timeouts, cancellation) an I/O error of
+/// the kind underneath.
+fn request_err(e: client::Error) -> Error {
+    if e.is_builder() || e.is_response() || e.is_redirect() {
+        handshake_err(e.status(), e.to_string())
+    } else {
+        Error::Io(e.into_io())
     }
 }
 
@@ -86,13 +96,26 @@ impl Connector {
         self
     }
 
-    /// The TLS client configuration for `wss://` (default:
-    /// [`TlsConnector::new`](fibra_net::tls::TlsConnector::new), the
-    /// Mozilla root store); e.g. `TlsConnector::with_root_pem` for a
-    /// private CA.
+    /// The TLS client configuration for `wss://` (default: the client's,
+    /// which trusts the Mozilla root store); e.g.
+    /// `TlsConnector::with_root_pem` for a private CA. It applies to the
+    /// connector's own client: a client given with [`Connector::client`]
+    /// keeps its TLS settings (set them with
+    /// [`ClientBuilder::tls_connector`](crate::ClientBuilder::tls_connector)).
     #[cfg(feature = "tls")]
     pub fn tls(mut self, connector: fibra_net::tls::TlsConnector) -> Connector {
         self.tls = Some(connector);
+        self
+    }
+
+    /// The HTTP client that sends the upgrade request, with its proxies
+    /// (a `ws://` URL goes through a `CONNECT` tunnel), TLS settings,
+    /// connect, TLS handshake and response-header timeouts, redirects and
+    /// Unix socket. The connection leaves the client's pool once upgraded.
+    /// Without one, connectors share a default client (proxies from
+    /// `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`, loopback excluded).
+    pub fn client(mut self, client: Client) -> Connector {
+        self.client = Some(client);
         self
     }
 
@@ -102,8 +125,10 @@ impl Connector {
     /// # Errors
     /// [`Error::Handshake`] for a bad URL or an answer that is not a valid
     /// `101` upgrade (with the status if there was one); [`Error::Io`] for
-    /// connection errors (`TimedOut` past the timeout) and TLS failures
-    /// (`InvalidData` for an untrusted or misnamed certificate).
+    /// connection errors (`TimedOut` past the timeout or one of the
+    /// client's, the kind of the failure underneath otherwise:
+    /// `ConnectionRefused`, `InvalidData` for an untrusted or misnamed
+    /// certificate).
     pub fn connect(&self, url: &str) -> Result<WebSocket, Error> {
         match self.timeout {
             Some(t) => fibra_runtime::with_timeout(t, || self.connect_inner(url)),
@@ -111,153 +136,125 @@ impl Connector {
         }
     }
 
+    /// The client to send the request with.
+    fn http_client(&self) -> Result<Client, Error> {
+        if let Some(c) = &self.client {
+            return Ok(c.clone());
+        }
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return Client::builder()
+                .tls_connector(tls.clone())
+                .build()
+                .map_err(request_err);
+        }
+        Ok(default_client().clone())
+    }
+
     fn connect_inner(&self, url: &str) -> Result<WebSocket, Error> {
         let uri: Uri = url
             .parse()
             .map_err(|_| handshake_err(None, format!("invalid URL {url:?}")))?;
-        let secure = match uri.scheme_str() {
-            Some("ws") => false,
-            Some("wss") => true,
+        let scheme = match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("ws") => "http",
+            Some(s) if s.eq_ignore_ascii_case("wss") => "https",
             _ => return Err(handshake_err(None, "URL scheme must be ws:// or wss://")),
         };
-        let host = uri
-            .host()
+        let authority = uri
+            .authority()
+            .filter(|a| !a.host().is_empty())
             .ok_or_else(|| handshake_err(None, "URL without a host"))?;
-        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
-        let connect_host = host.trim_start_matches('[').trim_end_matches(']');
-        let stream = TcpStream::connect((connect_host, port))?;
-        let _ = stream.set_nodelay(true);
-        if !secure {
-            return self.handshake(&uri, stream, transport::tcp);
-        }
-        #[cfg(feature = "tls")]
-        {
-            let connector = match &self.tls {
-                Some(c) => c.clone(),
-                None => fibra_net::tls::TlsConnector::new()?,
-            };
-            let tls = connector.connect(connect_host, stream)?;
-            self.handshake(&uri, tls, transport::tls)
-        }
-        #[cfg(not(feature = "tls"))]
-        Err(handshake_err(
-            None,
-            "wss:// needs fibra-http's `tls` feature",
-        ))
-    }
-
-    /// The opening handshake over `stream`; `split` makes the connection's
-    /// halves of it.
-    fn handshake<S: Read + Write>(
-        &self,
-        uri: &Uri,
-        mut stream: S,
-        split: fn(S) -> (ReadHalf, WriteHalf),
-    ) -> Result<WebSocket, Error> {
-        let host = uri.host().unwrap_or_default();
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let http_url = format!("{scheme}://{authority}{path}");
 
         // A fresh random nonce per handshake (RFC 6455 section 4.1).
         let nonce: [u8; 16] = rand::random();
         let key = base64_encode(&nonce);
-        let mut req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n",
-            uri.authority().map_or(host, |a| a.as_str())
-        )
-        .into_bytes();
+        let mut req = self
+            .http_client()?
+            .get(&http_url)
+            .upgrade("websocket")
+            .header("sec-websocket-key", key.as_str())
+            .header("sec-websocket-version", "13");
         if !self.protocols.is_empty() {
-            req.extend_from_slice(
-                format!("Sec-WebSocket-Protocol: {}\r\n", self.protocols.join(", ")).as_bytes(),
-            );
+            req = req.header("sec-websocket-protocol", self.protocols.join(", "));
         }
         if self.config.compression {
-            req.extend_from_slice(
-                format!("Sec-WebSocket-Extensions: {CLIENT_OFFER}\r\n").as_bytes(),
-            );
+            req = req.header("sec-websocket-extensions", CLIENT_OFFER);
         }
         for (name, value) in &self.headers {
-            req.extend_from_slice(name.as_str().as_bytes());
-            req.extend_from_slice(b": ");
-            req.extend_from_slice(value.as_bytes());
-            req.extend_from_slice(b"\r\n");
+            req = req.header(name.clone(), value.clone());
         }
-        req.extend_from_slice(b"\r\n");
-        stream.write_all(&req)?;
-
-        let mut buf = Vec::with_capacity(1024);
-        let mut chunk = [0u8; 1024];
-        loop {
-            let n = stream.read(&mut chunk)?;
-            if n == 0 {
-                return Err(handshake_err(
-                    None,
-                    "connection closed during the handshake",
-                ));
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            let mut headers = [httparse::EMPTY_HEADER; 64];
-            let mut resp = httparse::Response::new(&mut headers);
-            let used = match resp.parse(&buf) {
-                Ok(httparse::Status::Complete(used)) => used,
-                Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => continue,
-                Ok(httparse::Status::Partial) => {
-                    return Err(handshake_err(None, "handshake response head too large"))
-                }
-                Err(e) => return Err(handshake_err(None, format!("bad handshake response: {e}"))),
-            };
-            let status = StatusCode::from_u16(resp.code.unwrap_or(0)).ok();
-            if resp.code != Some(101) {
-                return Err(handshake_err(status, "server did not switch protocols"));
-            }
-            let values = |name: &str| {
-                resp.headers
-                    .iter()
-                    .filter(|h| h.name.eq_ignore_ascii_case(name))
-                    .filter_map(|h| std::str::from_utf8(h.value).ok())
-                    .collect::<Vec<_>>()
-            };
-            if !has_token(values("upgrade").into_iter(), "websocket")
-                || !has_token(values("connection").into_iter(), "upgrade")
-            {
-                return Err(handshake_err(
-                    status,
-                    "missing Upgrade/Connection in the answer",
-                ));
-            }
-            if values("sec-websocket-accept").first().map(|v| v.trim()) != Some(&accept_key(&key)) {
-                return Err(handshake_err(status, "wrong Sec-WebSocket-Accept"));
-            }
-            let protocol = match values("sec-websocket-protocol").as_slice() {
-                [] => None,
-                [p] if self.protocols.iter().any(|o| o == p.trim()) => Some(p.trim().to_string()),
-                _ => {
-                    return Err(handshake_err(
-                        status,
-                        "server chose a subprotocol not offered",
-                    ))
-                }
-            };
-            let exts = values("sec-websocket-extensions").join(", ");
-            let deflate = if exts.trim().is_empty() {
-                None
-            } else if !self.config.compression {
-                return Err(handshake_err(
-                    status,
-                    "server chose an extension not offered",
-                ));
-            } else {
-                Some(check_answer(&exts).map_err(|m| handshake_err(status, m))?)
-            };
-            let rest = buf[used..].to_vec();
-            return Ok(WebSocket::new(
-                split(stream),
-                rest,
-                Role::Client,
-                self.config.clone(),
-                protocol,
-                deflate,
+        let resp = req.send().map_err(request_err)?;
+        let status = resp.status();
+        if status != StatusCode::SWITCHING_PROTOCOLS {
+            return Err(handshake_err(
+                Some(status),
+                "server did not switch protocols",
             ));
         }
+        let (protocol, deflate) = self.check_answer(resp.headers(), &key)?;
+        let conn = resp.upgrade().map_err(request_err)?;
+        Ok(WebSocket::new(
+            conn,
+            Role::Client,
+            self.config.clone(),
+            protocol,
+            deflate,
+        ))
+    }
+
+    /// Checks a `101` answer's fields; the subprotocol and the
+    /// permessage-deflate parameters agreed.
+    fn check_answer(
+        &self,
+        headers: &HeaderMap,
+        key: &str,
+    ) -> Result<(Option<String>, Option<super::DeflateParams>), Error> {
+        let status = Some(StatusCode::SWITCHING_PROTOCOLS);
+        let values = |name: header::HeaderName| {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+        };
+        if !has_token(values(header::UPGRADE).into_iter(), "websocket")
+            || !has_token(values(header::CONNECTION).into_iter(), "upgrade")
+        {
+            return Err(handshake_err(
+                status,
+                "missing Upgrade/Connection in the answer",
+            ));
+        }
+        if values(header::SEC_WEBSOCKET_ACCEPT)
+            .first()
+            .map(|v| v.trim())
+            != Some(&accept_key(key))
+        {
+            return Err(handshake_err(status, "wrong Sec-WebSocket-Accept"));
+        }
+        let protocol = match values(header::SEC_WEBSOCKET_PROTOCOL).as_slice() {
+            [] => None,
+            [p] if self.protocols.iter().any(|o| o == p.trim()) => Some(p.trim().to_string()),
+            _ => {
+                return Err(handshake_err(
+                    status,
+                    "server chose a subprotocol not offered",
+                ))
+            }
+        };
+        let exts = values(header::SEC_WEBSOCKET_EXTENSIONS).join(", ");
+        let deflate = if exts.trim().is_empty() {
+            None
+        } else if !self.config.compression {
+            return Err(handshake_err(
+                status,
+                "server chose an extension not offered",
+            ));
+        } else {
+            Some(check_answer(&exts).map_err(|m| handshake_err(status, m))?)
+        };
+        Ok((protocol, deflate))
     }
 }

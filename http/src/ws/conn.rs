@@ -1,7 +1,9 @@
-//! A WebSocket connection over TCP or TLS: the reading half
-//! ([`WebSocket`]) and the cloneable writing half ([`Sender`]).
+//! A WebSocket connection over a switched HTTP connection (TCP, Unix
+//! socket or TLS): the reading half ([`WebSocket`]) and the cloneable
+//! writing half ([`Sender`]).
 
-use std::io;
+use std::io::{self, Read as _, Write as _};
+use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,8 +16,8 @@ use super::frame::{
     apply_mask, decode_header, encode, Limits, OpCode, ProtocolError, Role, Status,
 };
 use super::message::{Event, MessageDecoder};
-use super::transport::{ReadHalf, WriteHalf};
 use super::{CloseCode, CloseFrame};
+use crate::client::{Upgraded, UpgradedReadHalf, UpgradedWriteHalf};
 
 /// Limits and timers of a connection.
 #[derive(Debug, Clone)]
@@ -177,7 +179,7 @@ struct WriteState {
 }
 
 struct Shared {
-    stream: WriteHalf,
+    stream: UpgradedWriteHalf,
     role: Role,
     state: Mutex<WriteState>,
 }
@@ -298,7 +300,7 @@ impl Sender {
         }
         st.buf.clear();
         encode(true, rsv1, opcode, mask, payload, &mut st.buf);
-        let r = self.shared.stream.write_all(&st.buf);
+        let r = (&self.shared.stream).write_all(&st.buf);
         if st.buf.capacity() > 1 << 20 {
             st.buf = Vec::new();
         }
@@ -326,7 +328,7 @@ fn mask_rng() -> StdRng {
 /// [`WebSocket::send`] or from a [`Sender`] clone.
 pub struct WebSocket {
     sender: Sender,
-    stream: ReadHalf,
+    stream: UpgradedReadHalf,
     /// `buf[start..end]` is received, undecoded input.
     buf: Vec<u8>,
     start: usize,
@@ -368,9 +370,10 @@ impl std::fmt::Debug for WebSocket {
 }
 
 impl WebSocket {
+    /// A WebSocket on `conn`, whose bytes read past the handshake are the
+    /// first frames'.
     pub(crate) fn new(
-        (stream, writer): (ReadHalf, WriteHalf),
-        buffered: Vec<u8>,
+        conn: Upgraded,
         role: Role,
         config: Config,
         protocol: Option<String>,
@@ -403,6 +406,7 @@ impl WebSocket {
             }
             None => (None, None),
         };
+        let (stream, writer) = conn.split();
         let sender = Sender {
             shared: Arc::new(Shared {
                 stream: writer,
@@ -416,15 +420,12 @@ impl WebSocket {
                 }),
             }),
         };
-        let end = buffered.len();
-        let mut buf = buffered;
-        buf.resize(end.max(16 * 1024), 0);
         WebSocket {
             sender,
             stream,
-            buf,
+            buf: vec![0; 16 * 1024],
             start: 0,
-            end,
+            end: 0,
             unmasked: 0,
             limits: Limits {
                 role,
@@ -452,12 +453,12 @@ impl WebSocket {
         self.deflate
     }
 
-    /// The peer's address.
+    /// The peer's address (for a client through a proxy, the proxy's).
     ///
     /// # Errors
-    /// The socket's error.
+    /// The socket's error; `Unsupported` over a Unix socket.
     pub fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
-        self.stream.tcp().peer_addr()
+        self.stream.peer_addr()
     }
 
     /// A sender for other coroutines.
@@ -705,7 +706,7 @@ impl WebSocket {
     /// A fatal I/O error: drop the connection.
     fn abort(&mut self, e: Error) -> Error {
         self.done = true;
-        self.stream.shutdown(&self.sender.shared.stream, false);
+        self.close_transport(false);
         e
     }
 
@@ -755,7 +756,16 @@ impl WebSocket {
                 }
             }
         }
-        self.stream.shutdown(&self.sender.shared.stream, true);
+        self.close_transport(true);
+    }
+
+    /// Ends the connection in both directions (over TLS, after a
+    /// `close_notify` when `graceful`).
+    fn close_transport(&self, graceful: bool) {
+        if graceful {
+            let _ = self.sender.shared.stream.close_notify();
+        }
+        let _ = self.stream.shutdown(Shutdown::Both);
     }
 }
 

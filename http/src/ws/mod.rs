@@ -42,7 +42,6 @@ pub mod frame;
 mod handshake;
 pub mod message;
 mod server;
-mod transport;
 mod utf8;
 
 pub use client::{connect, Connector};

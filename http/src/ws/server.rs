@@ -8,7 +8,7 @@ use super::conn::{Config, WebSocket};
 use super::deflate::accept_offer;
 use super::frame::Role;
 use super::handshake::{accept_key, base64_decoded_len, has_token};
-use super::transport;
+use crate::client::Upgraded;
 use crate::{Error, Request, Response};
 
 type OriginCheck = dyn Fn(Option<&str>, &Request) -> bool + Send + Sync;
@@ -147,8 +147,7 @@ impl Upgrade {
         resp.upgrade(move |up| {
             let _ = up.stream.set_nodelay(true);
             f(WebSocket::new(
-                transport::tcp(up.stream),
-                up.buffered,
+                Upgraded::from_tcp(up.stream, up.buffered),
                 Role::Server,
                 config,
                 protocol,

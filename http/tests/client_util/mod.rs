@@ -1,5 +1,6 @@
 //! Shared helpers for the client tests: a fibra server that counts the
-//! connections it accepted, and a raw-socket server run by a script.
+//! connections it accepted, a raw-socket server run by a script, and a
+//! small forward proxy.
 
 #![allow(dead_code)] // Each test file uses a different subset.
 
@@ -150,4 +151,64 @@ pub fn assert_contains(haystack: &str, needle: &str) {
             .contains(&needle.to_ascii_lowercase()),
         "{needle:?} not in {haystack:?}"
     );
+}
+
+/// A proxy that tunnels `CONNECT` and forwards absolute-form requests,
+/// logging each connection's first line (and `Proxy-Authorization`).
+/// After a connection's first request it only relays bytes, in both
+/// directions, until either side closes.
+pub fn proxy() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let log2 = log.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut client) = conn else { return };
+            let log = log2.clone();
+            std::thread::spawn(move || {
+                let head = read_head(&mut client);
+                if head.is_empty() {
+                    return;
+                }
+                let first = head.lines().next().unwrap_or("").to_owned();
+                let auth = head
+                    .lines()
+                    .find(|l| l.to_ascii_lowercase().starts_with("proxy-authorization:"))
+                    .map(|l| format!(" [{}]", l.trim()))
+                    .unwrap_or_default();
+                log.lock().unwrap().push(format!("{first}{auth}"));
+                let mut parts = first.split(' ');
+                let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                let upstream_result = if method == "CONNECT" {
+                    TcpStream::connect(target).map(|up| {
+                        let _ = client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n");
+                        (up, None)
+                    })
+                } else {
+                    // http://host:port/path -> origin form to host:port.
+                    let rest = target.strip_prefix("http://").unwrap_or(target);
+                    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                    let head = head.replacen(target, if path.is_empty() { "/" } else { path }, 1);
+                    TcpStream::connect(authority).map(|up| (up, Some(head)))
+                };
+                let Ok((mut up, head)) = upstream_result else {
+                    let _ =
+                        client.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+                    return;
+                };
+                if let Some(h) = head {
+                    let _ = up.write_all(h.as_bytes());
+                }
+                let (mut c2, mut u2) = (client.try_clone().unwrap(), up.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut u2, &mut c2);
+                    let _ = c2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut client, &mut up);
+                let _ = up.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (addr, log)
 }
