@@ -33,6 +33,34 @@ pub(crate) enum Kind {
     Status(StatusCode),
 }
 
+/// What went wrong, from [`Error::kind`]: the stage that failed, or the
+/// event that ended it (a deadline, a cancellation). The `is_*` predicates
+/// ask the same questions one at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Invalid URL, header or request settings, found before sending.
+    Builder,
+    /// Could not connect (DNS, TCP, TLS handshake, proxy tunnel).
+    Connect,
+    /// A deadline passed (connect, handshake, pool wait, header, request).
+    Timeout,
+    /// The calling coroutine was canceled.
+    Canceled,
+    /// Sending the request failed.
+    Request,
+    /// The response head was malformed, or the connection broke before it.
+    Response,
+    /// The response body was malformed, cut short or over a size cap.
+    Body,
+    /// The body could not be decoded (gzip/deflate, UTF-8, JSON).
+    Decode,
+    /// Too many redirects, or a redirect that could not be followed.
+    Redirect,
+    /// A status the caller refused ([`Error::status`] has it).
+    Status,
+}
+
 /// An HTTP client error: what failed, for which URL, and the underlying
 /// cause.
 ///
@@ -91,6 +119,27 @@ impl Error {
             self.inner.url = Some(url.clone());
         }
         self
+    }
+
+    /// What kind of error this is (docs/conventions.md).
+    pub fn kind(&self) -> ErrorKind {
+        match self.inner.kind {
+            Kind::Builder => ErrorKind::Builder,
+            Kind::Connect => ErrorKind::Connect,
+            Kind::Timeout => ErrorKind::Timeout,
+            Kind::Canceled => ErrorKind::Canceled,
+            Kind::Request => ErrorKind::Request,
+            Kind::Response => ErrorKind::Response,
+            Kind::Body => ErrorKind::Body,
+            Kind::Decode => ErrorKind::Decode,
+            Kind::Redirect => ErrorKind::Redirect,
+            Kind::Status(_) => ErrorKind::Status,
+        }
+    }
+
+    /// The first I/O error in the source chain, if any.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        self.sources().find_map(|e| e.downcast_ref::<io::Error>())
     }
 
     /// The URL of the request that failed, when known.
@@ -164,27 +213,27 @@ impl Error {
         matches!(self.inner.kind, Kind::Status(_))
     }
 
-    /// Whether the peer closed or reset the connection.
+    /// Whether the connection is gone: the peer closed or reset it
+    /// ([`fibra_net::is_disconnect`] on an I/O error in the source chain).
     pub fn is_closed(&self) -> bool {
-        self.io_kinds().any(|k| {
-            matches!(
-                k,
-                io::ErrorKind::UnexpectedEof
-                    | io::ErrorKind::BrokenPipe
-                    | io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::ConnectionAborted
-            )
-        })
+        self.sources()
+            .filter_map(|e| e.downcast_ref::<io::Error>())
+            .any(fibra_net::is_disconnect)
     }
 
-    /// The kinds of the I/O errors in the source chain, outermost first.
-    fn io_kinds(&self) -> impl Iterator<Item = io::ErrorKind> + '_ {
+    /// The source chain, outermost first.
+    fn sources(&self) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> + '_ {
         let first = self
             .inner
             .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static));
         std::iter::successors(first, |e| e.source())
+    }
+
+    /// The kinds of the I/O errors in the source chain, outermost first.
+    fn io_kinds(&self) -> impl Iterator<Item = io::ErrorKind> + '_ {
+        self.sources()
             .filter_map(|e| e.downcast_ref::<io::Error>().map(io::Error::kind))
     }
 
@@ -259,3 +308,36 @@ impl From<Error> for io::Error {
 
 /// The client's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_io_errors_follow_the_conventions() {
+        let reset = Error::io(
+            Kind::Body,
+            "reading the response body failed",
+            io::ErrorKind::ConnectionReset.into(),
+        );
+        assert_eq!(reset.kind(), ErrorKind::Body);
+        assert!(reset.is_closed());
+        assert_eq!(
+            reset.io_error().map(io::Error::kind),
+            Some(io::ErrorKind::ConnectionReset)
+        );
+
+        let late = Error::io(Kind::Body, "read", io::ErrorKind::TimedOut.into());
+        assert_eq!(late.kind(), ErrorKind::Timeout);
+        assert!(late.is_timeout() && !late.is_closed());
+
+        let gone = Error::io(Kind::Request, "send", fibra_runtime::Canceled.into());
+        assert_eq!(gone.kind(), ErrorKind::Canceled);
+        assert!(gone.is_canceled());
+
+        let refused = Error::new(Kind::Status(StatusCode::IM_A_TEAPOT), "status");
+        assert_eq!(refused.kind(), ErrorKind::Status);
+        assert_eq!(refused.status(), Some(StatusCode::IM_A_TEAPOT));
+        assert!(refused.io_error().is_none());
+    }
+}

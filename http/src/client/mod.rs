@@ -54,7 +54,7 @@ use std::time::Duration;
 use fibra_runtime::pool::Pool;
 use http::{HeaderMap, Method};
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use proxy::Proxy;
 pub use request::{Body, Request, RequestBuilder};
 pub use response::Response;
