@@ -28,3 +28,37 @@ pub use fibra_nats as nats;
 pub use fibra_net as net;
 pub use fibra_postgres as postgres;
 pub use fibra_redis as redis;
+
+/// The Rust blocks of docs/*.md, compiled (and, unless marked `no_run`,
+/// run) by `cargo test --doc`, so the guide cannot drift from the API.
+#[cfg(doctest)]
+mod docs {
+    #[doc = include_str!("../README.md")]
+    struct Readme;
+    #[doc = include_str!("../docs/guide.md")]
+    struct Guide;
+    #[doc = include_str!("../docs/porting-from-go.md")]
+    struct PortingFromGo;
+    #[doc = include_str!("../docs/runtime.md")]
+    struct Runtime;
+    #[doc = include_str!("../docs/net.md")]
+    struct Net;
+    #[doc = include_str!("../docs/http.md")]
+    struct Http;
+    #[doc = include_str!("../docs/redis.md")]
+    struct Redis;
+    #[doc = include_str!("../docs/postgres.md")]
+    struct Postgres;
+    #[doc = include_str!("../docs/memcache.md")]
+    struct Memcache;
+    #[doc = include_str!("../docs/nats.md")]
+    struct Nats;
+    #[doc = include_str!("../docs/scaling.md")]
+    struct Scaling;
+    #[doc = include_str!("../docs/architecture.md")]
+    struct Architecture;
+    #[doc = include_str!("../docs/testing.md")]
+    struct Testing;
+    #[doc = include_str!("../docs/benchmarks.md")]
+    struct Benchmarks;
+}
