@@ -29,12 +29,19 @@ pub use fibra_net as net;
 pub use fibra_postgres as postgres;
 pub use fibra_redis as redis;
 
-/// The Rust blocks of docs/*.md, compiled (and, unless marked `no_run`,
-/// run) by `cargo test --doc`, so the guide cannot drift from the API.
+/// The Rust blocks of README.md and docs/*.md, compiled (and, unless
+/// marked `no_run`, run) by `cargo test --doc`, so the pages cannot drift
+/// from the API. rustdoc reads an unlabeled fence as Rust: label every other
+/// block (`sh`, `text`, `toml`, `go`, ...). A new page gets a struct here.
 #[cfg(doctest)]
 mod docs {
     #[doc = include_str!("../README.md")]
     struct Readme;
+    #[doc = include_str!("../docs/README.md")]
+    struct Index;
+    // Section 8 uses `Request::json`; section 0 has the reader turn on
+    // the `json` feature.
+    #[cfg(feature = "json")]
     #[doc = include_str!("../docs/guide.md")]
     struct Guide;
     #[doc = include_str!("../docs/porting-from-go.md")]
