@@ -172,6 +172,10 @@ fn trust_sources_decide_which_servers_are_accepted() {
         let any = Trust::danger_accept_any_certificate();
         assert!(!any.verifies());
         echo_through(&any, addr).unwrap();
+        // Settings compare by what they say.
+        assert_eq!(Trust::pem(CA), Trust::pem(CA.to_vec()));
+        assert_ne!(Trust::pem(CA), Trust::pem(CA).add_webpki());
+        assert_ne!(Trust::webpki(), Trust::danger_accept_any_certificate());
         // Bad settings are errors when the connector is built.
         util::assert_kind(
             Trust::pem(&b"not pem"[..]).connector(),

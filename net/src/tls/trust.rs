@@ -13,7 +13,7 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 
 use super::{certs_from_pem, pem_error, provider, tls_error, TlsConnector};
 
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 enum Roots {
     Webpki,
     System,
@@ -62,6 +62,21 @@ pub struct Trust {
     custom: Option<Arc<ClientConfig>>,
     built: Arc<OnceLock<Built>>,
 }
+
+impl PartialEq for Trust {
+    /// The same settings (a caller's rustls configuration: the same one).
+    fn eq(&self, other: &Trust) -> bool {
+        self.roots == other.roots
+            && self.identity == other.identity
+            && self.verify == other.verify
+            && match (&self.custom, &other.custom) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (a, b) => a.is_none() && b.is_none(),
+            }
+    }
+}
+
+impl Eq for Trust {}
 
 impl Default for Trust {
     /// [`Trust::webpki`].
