@@ -31,9 +31,17 @@
 //! `SO_REUSEADDR`, `SO_REUSEPORT`, `IPV6_V6ONLY`), [`TcpStream`],
 //! [`UdpSocket`], [`UnixListener`], [`UnixStream`], [`UnixDatagram`],
 //! [`lookup_host`] and the [`ToSocketAddrs`] trait (host names resolve on
-//! the blocking pool), and [`Dialer`], the one dialler every fibra client
-//! uses (one deadline over DNS and every address, Go's semantics). With the `tls` feature, the `tls` module adds rustls-based
-//! `TlsConnector`/`TlsAcceptor`/`TlsStream`.
+//! the blocking pool).
+//!
+//! The client transport every fibra client is built on: [`Dialer`] (one
+//! deadline over DNS and every address, Go's semantics), [`Stream`] (one
+//! type over TCP, Unix sockets and TLS, with [`Stream::split`] into a
+//! [`ReadHalf`] and a [`WriteHalf`]), [`Buffered`] (the read buffer a codec
+//! decodes from, with its size limit, and batched writes) and
+//! [`is_disconnect`] (the one list of errors that mean the peer is gone).
+//! With the `tls` feature, the `tls` module adds rustls-based
+//! `TlsConnector`/`TlsAcceptor`/`TlsStream` and `Trust`, the one way to say
+//! which servers a client trusts.
 //!
 //! # Deadlines, cancellation, errors
 //! Each socket mirrors std's `set_read_timeout`/`set_write_timeout`; every
@@ -132,8 +140,10 @@ macro_rules! impl_stream_io {
 pub(crate) use impl_stream_io;
 
 mod addr;
+mod buffered;
 mod dial;
 mod evented;
+mod stream;
 mod tcp;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -141,7 +151,9 @@ mod udp;
 mod unix;
 
 pub use addr::{lookup_host, ToSocketAddrs};
+pub use buffered::Buffered;
 pub use dial::{is_disconnect, Dialer};
+pub use stream::{ReadHalf, Stream, WriteHalf};
 pub use tcp::{Incoming, TcpListener, TcpListenerBuilder, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixIncoming, UnixListener, UnixStream};

@@ -6,6 +6,10 @@
 //! socket's timeouts and `with_timeout` scopes bound each TLS read and
 //! write.
 //!
+//! Which servers a client trusts (Mozilla's roots, the system's, a
+//! private CA, a client certificate for mutual TLS) is one [`Trust`] value,
+//! from which a [`TlsConnector`] is built.
+//!
 //! ```no_run
 //! use std::io::{Read, Write};
 //! use fibra_net::tls::TlsConnector;
@@ -25,11 +29,13 @@ use std::sync::Arc;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
+use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
 
 mod split;
+mod trust;
 
 pub use split::{TlsReadHalf, TlsWriteHalf};
+pub use trust::Trust;
 
 /// The rustls crate, for building a custom [`ClientConfig`] or
 /// [`ServerConfig`] (client certificates, ALPN, session caches, …).
@@ -72,38 +78,22 @@ pub struct TlsConnector {
 
 impl TlsConnector {
     /// A connector trusting the Mozilla root store (webpki-roots), TLS 1.2
-    /// and 1.3.
+    /// and 1.3: `Trust::webpki().connector()`.
     ///
     /// # Errors
     /// If rustls rejects the protocol versions (it does not today).
     pub fn new() -> io::Result<TlsConnector> {
-        let roots = RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        TlsConnector::with_roots(roots)
+        Trust::webpki().connector()
     }
 
     /// A connector trusting only the certificates in `pem` (for a private
-    /// CA, or tests).
+    /// CA, or tests): `Trust::pem(pem).connector()`.
     ///
     /// # Errors
     /// `InvalidData` for malformed PEM or a certificate rustls refuses as a
     /// trust anchor.
     pub fn with_root_pem(pem: &[u8]) -> io::Result<TlsConnector> {
-        let mut roots = RootCertStore::empty();
-        for cert in certs_from_pem(pem)? {
-            roots.add(cert).map_err(tls_error)?;
-        }
-        TlsConnector::with_roots(roots)
-    }
-
-    fn with_roots(roots: RootCertStore) -> io::Result<TlsConnector> {
-        let config = ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map_err(tls_error)?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(TlsConnector::from_config(Arc::new(config)))
+        Trust::pem(pem).connector()
     }
 
     /// A connector with a configuration built by hand.
@@ -234,6 +224,16 @@ impl<S: Read + Write> TlsStream<S> {
         match &self.side {
             Side::Client(s) => s.conn.alpn_protocol(),
             Side::Server(s) => s.conn.alpn_protocol(),
+        }
+    }
+
+    /// The certificate chain the peer presented, leaf first (the server's
+    /// on the client side; a client certificate, if any, on the server
+    /// side).
+    pub fn peer_certificates(&self) -> Option<&[CertificateDer<'static>]> {
+        match &self.side {
+            Side::Client(s) => s.conn.peer_certificates(),
+            Side::Server(s) => s.conn.peer_certificates(),
         }
     }
 

@@ -269,6 +269,15 @@ impl UnixStream {
         self.inner.io().shutdown(how)
     }
 
+    /// Asks to be told when the peer hangs up, as
+    /// [`TcpStream::on_hangup`](crate::TcpStream::on_hangup).
+    ///
+    /// # Errors
+    /// What `epoll_ctl` reports if the socket has to join the poll first.
+    pub fn on_hangup(&self, hook: Option<fibra_runtime::io::HangupHook>) -> io::Result<bool> {
+        self.inner.on_hangup(hook)
+    }
+
     /// Sets the read timeout; see [`TcpStream`](crate::TcpStream).
     ///
     /// # Errors

@@ -469,8 +469,8 @@ impl Client {
     fn get_one(&self, key: &[u8], cas: bool, touch: Option<u32>) -> Result<Option<Item>, Error> {
         self.inner.with_key(key, |c| {
             match touch {
-                Some(t) => proto::encode_gat(&mut c.wbuf, cas, t, [key]),
-                None => proto::encode_get(&mut c.wbuf, cas, [key]),
+                Some(t) => proto::encode_gat(c.wbuf(), cas, t, [key]),
+                None => proto::encode_get(c.wbuf(), cas, [key]),
             }
             c.send()?;
             let mut found = None;
@@ -554,11 +554,7 @@ impl Client {
                 continue;
             }
             let r = inner.checkout(i).and_then(|mut conn| {
-                proto::encode_get(
-                    &mut conn.wbuf,
-                    cas,
-                    group.iter().map(|&at| keys[at].as_ref()),
-                );
+                proto::encode_get(conn.wbuf(), cas, group.iter().map(|&at| keys[at].as_ref()));
                 conn.send()?;
                 Ok(conn)
             });
@@ -601,7 +597,7 @@ impl Client {
         exptime: u32,
     ) -> Result<(), Error> {
         self.inner.with_key(key, |c| {
-            proto::encode_store(&mut c.wbuf, cmd, key, flags, exptime, value);
+            proto::encode_store(c.wbuf(), cmd, key, flags, exptime, value);
             c.send()?;
             expect_stored(c)
         })
@@ -721,7 +717,7 @@ impl Client {
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<(), Error> {
         let key = key.as_ref();
         self.inner.with_key(key, |c| {
-            proto::encode_delete(&mut c.wbuf, key);
+            proto::encode_delete(c.wbuf(), key);
             c.send()?;
             match c.reply()? {
                 Reply::Deleted => Ok(()),
@@ -733,7 +729,7 @@ impl Client {
 
     fn arith(&self, incr: bool, key: &[u8], delta: u64) -> Result<u64, Error> {
         self.inner.with_key(key, |c| {
-            proto::encode_arith(&mut c.wbuf, incr, key, delta);
+            proto::encode_arith(c.wbuf(), incr, key, delta);
             c.send()?;
             match c.reply()? {
                 Reply::Number(n) => Ok(n),
@@ -780,7 +776,7 @@ impl Client {
     ) -> Result<u64, Error> {
         let key = key.as_ref();
         self.inner.with_key(key, |c| {
-            proto::encode_meta_arith(&mut c.wbuf, true, key, delta, initial, exptime);
+            proto::encode_meta_arith(c.wbuf(), true, key, delta, initial, exptime);
             c.send()?;
             let number = match c.reply()? {
                 Reply::Meta(proto::Meta {
@@ -807,7 +803,7 @@ impl Client {
     pub fn touch(&self, key: impl AsRef<[u8]>, exptime: u32) -> Result<(), Error> {
         let key = key.as_ref();
         self.inner.with_key(key, |c| {
-            proto::encode_touch(&mut c.wbuf, key, exptime);
+            proto::encode_touch(c.wbuf(), key, exptime);
             c.send()?;
             match c.reply()? {
                 Reply::Touched => Ok(()),
@@ -845,7 +841,7 @@ impl Client {
     /// The first node's failure (nodes after it are not flushed).
     pub fn flush_all(&self, delay: Option<u32>) -> Result<(), Error> {
         self.each_server(|c| {
-            proto::encode_flush_all(&mut c.wbuf, delay);
+            proto::encode_flush_all(c.wbuf(), delay);
             c.send()?;
             match c.reply()? {
                 Reply::Ok => Ok(()),
@@ -867,7 +863,7 @@ impl Client {
             proto::validate_key(g.as_bytes())?;
         }
         self.each_server(|c| {
-            proto::encode_stats(&mut c.wbuf, group);
+            proto::encode_stats(c.wbuf(), group);
             c.send()?;
             let mut stats = HashMap::new();
             loop {
@@ -895,7 +891,7 @@ impl Client {
     /// The first node's failure.
     pub fn version(&self) -> Result<Vec<(String, String)>, Error> {
         self.each_server(|c| {
-            proto::encode_version(&mut c.wbuf);
+            proto::encode_version(c.wbuf());
             c.send()?;
             match c.reply()? {
                 Reply::Version(v) => Ok(String::from_utf8_lossy(v).into_owned()),

@@ -2,50 +2,53 @@
 //! decodes from, and a write buffer commands are encoded into. Plain
 //! blocking code; reads and writes park only the calling coroutine.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fibra_net::TcpStream;
+use fibra_net::{Buffered, Stream};
 use fibra_runtime::pool::Manage;
 
 use crate::error::{Error, Kind, ServerKind};
 use crate::proto::{self, Reply, Status};
 
+/// The read buffer's starting size.
 const READ_CHUNK: usize = 16 * 1024;
+/// The largest reply unit the decoder accepts (a value and its header
+/// line), so the largest the read buffer needs to hold.
+const MAX_REPLY: usize = proto::MAX_VALUE_LEN + proto::MAX_LINE_LEN + 2;
 
 /// A connection with its buffers. `broken` is set by any failure that may
 /// leave the stream out of step; the pool then closes it.
 pub(crate) struct Connection {
-    stream: TcpStream,
-    rbuf: Vec<u8>,
-    start: usize,
-    end: usize,
-    /// The request being built; [`Connection::send`] writes and clears it.
-    pub(crate) wbuf: Vec<u8>,
+    conn: Buffered<Stream>,
+    /// The length of the reply [`Connection::reply`] last returned: still
+    /// borrowed by the caller then, consumed at the next call.
+    returned: usize,
     pub(crate) broken: bool,
     /// The node's generation when this connection was opened.
     generation: u64,
 }
 
 impl Connection {
-    fn new(stream: TcpStream, generation: u64) -> Connection {
+    fn new(stream: Stream, generation: u64) -> Connection {
         Connection {
-            stream,
-            rbuf: vec![0; READ_CHUNK],
-            start: 0,
-            end: 0,
-            wbuf: Vec::with_capacity(1024),
+            conn: Buffered::with_capacity(READ_CHUNK, stream).max_buffer(MAX_REPLY),
+            returned: 0,
             broken: false,
             generation,
         }
     }
 
+    /// The request being built; [`Connection::send`] writes and clears it.
+    pub(crate) fn wbuf(&mut self) -> &mut Vec<u8> {
+        self.conn.write_buf()
+    }
+
     /// Writes the encoded request.
     pub(crate) fn send(&mut self) -> Result<(), Error> {
-        let r = self.stream.write_all(&self.wbuf);
-        self.wbuf.clear();
+        let r = self.conn.flush();
         r.map_err(|e| self.fail(e.into()))
     }
 
@@ -54,55 +57,34 @@ impl Connection {
         e
     }
 
-    /// Reads more bytes after `end`, compacting or growing the buffer.
-    fn fill(&mut self) -> Result<(), Error> {
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-        if self.end == self.rbuf.len() {
-            if self.start > 0 {
-                self.rbuf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            } else {
-                let len = self.rbuf.len() * 2;
-                self.rbuf.resize(len, 0);
-            }
-        }
-        match self.stream.read(&mut self.rbuf[self.end..]) {
-            Ok(0) => Err(self.fail(
-                io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "memcached closed the connection",
-                )
-                .into(),
-            )),
-            Ok(n) => {
-                self.end += n;
-                Ok(())
-            }
-            Err(e) => Err(self.fail(e.into())),
-        }
+    /// Whether bytes of a reply are left unread (the stream is out of step
+    /// for the next request).
+    fn has_unread(&self) -> bool {
+        self.conn.buffered().len() > self.returned
     }
 
     /// The next reply unit. `ERROR`/`CLIENT_ERROR`/`SERVER_ERROR` come back
     /// as errors; after `ERROR` and `CLIENT_ERROR` the connection is marked
     /// broken (the server may have read part of the request as a command).
     pub(crate) fn reply(&mut self) -> Result<Reply<'_>, Error> {
+        self.conn.consume(std::mem::take(&mut self.returned));
         // Find a whole reply first, so that the returned borrow is taken
         // once the buffer no longer changes.
         loop {
-            match proto::decode(&self.rbuf[self.start..self.end]) {
+            match proto::decode(self.conn.buffered()) {
                 Ok(Status::Complete(..)) => break,
-                Ok(Status::Partial) => self.fill()?,
+                Ok(Status::Partial) => {
+                    if let Err(e) = self.conn.fill() {
+                        return Err(self.fail(e.into()));
+                    }
+                }
                 Err(e) => return Err(self.fail(e.into())),
             }
         }
-        let Ok(Status::Complete(reply, n)) = proto::decode(&self.rbuf[self.start..self.end]) else {
+        let Ok(Status::Complete(reply, n)) = proto::decode(self.conn.buffered()) else {
             unreachable!("decoded as complete just before")
         };
-        self.start += n;
+        self.returned = n;
         let server_err = |kind, m: &[u8]| {
             Error::new(Kind::Server(kind, String::from_utf8_lossy(m).into_owned()))
         };
@@ -165,7 +147,7 @@ impl Manage for Manager {
 
     fn has_broken(&self, conn: &mut Connection) -> bool {
         // A reply left unread also puts the stream out of step.
-        conn.broken || conn.start != conn.end || self.is_stale(conn)
+        conn.broken || conn.has_unread() || self.is_stale(conn)
     }
 }
 
@@ -174,7 +156,7 @@ impl Manager {
         let generation = self.generation.load(Ordering::Acquire);
         // The connect timeout is the enclosing scope (`connect`).
         let dialer = fibra_net::Dialer::new().keepalive(self.keepalive);
-        let s = dialer.dial((self.host.as_str(), self.port))?;
+        let s = Stream::from(dialer.dial((self.host.as_str(), self.port))?);
         s.set_read_timeout(self.io_timeout)?;
         s.set_write_timeout(self.io_timeout)?;
         Ok(Connection::new(s, generation))

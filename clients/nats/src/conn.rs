@@ -1,13 +1,11 @@
-//! One transport to one server: TCP (or TLS), the INFO/CONNECT/PING
-//! handshake, and the split into a read side and a write side that two
-//! coroutines drive at once.
+//! One connection to one server: fibra-net's stream (TCP, or TLS), the
+//! INFO/CONNECT/PING handshake, and the split into a read side and a write
+//! side that two coroutines drive at once.
 
-use std::io::{self, Read, Write};
-use std::net::Shutdown;
-use std::sync::Arc;
+use std::io;
 use std::time::Instant;
 
-use fibra_net::TcpStream;
+use fibra_net::{Buffered, ReadHalf, Stream, WriteHalf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -80,79 +78,30 @@ struct Connect<'a> {
     jwt: Option<&'a str>,
 }
 
-/// The byte stream to one server.
-pub(crate) enum Transport {
-    Tcp(TcpStream),
-    #[cfg(feature = "tls")]
-    Tls(Box<crate::tls::TlsTransport>),
-}
-
-impl Transport {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Transport::Tcp(s) => s,
-            #[cfg(feature = "tls")]
-            Transport::Tls(t) => t.tcp(),
-        }
-    }
-
-    /// Ends the connection in both directions; the reader sees EOF.
-    pub(crate) fn shutdown(&self) {
-        let _ = self.tcp().shutdown(Shutdown::Both);
-    }
-
-    /// Writes all of `buf`; on failure says how many bytes went out.
-    pub(crate) fn write_all(&self, buf: &[u8]) -> Result<(), (usize, io::Error)> {
-        match self {
-            Transport::Tcp(s) => {
-                let mut done = 0;
-                while done < buf.len() {
-                    match (&*s).write(&buf[done..]) {
-                        Ok(0) => return Err((done, io::ErrorKind::WriteZero.into())),
-                        Ok(n) => done += n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err((done, e)),
-                    }
-                }
-                Ok(())
-            }
-            #[cfg(feature = "tls")]
-            Transport::Tls(t) => t.write_all(buf),
-        }
-    }
-
-    /// Reads some bytes (0 at end of stream).
-    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Transport::Tcp(s) => (&*s).read(buf),
-            #[cfg(feature = "tls")]
-            Transport::Tls(t) => t.read(buf),
-        }
-    }
-}
-
-/// A handshaken connection, and the bytes already read past the PONG.
+/// A handshaken connection, split: the reader coroutine's buffered half
+/// (holding whatever arrived after the PONG) and the writers' half.
 pub(crate) struct Established {
-    pub transport: Arc<Transport>,
+    pub reader: Buffered<ReadHalf>,
+    pub writer: WriteHalf,
     pub info: ServerInfo,
-    pub leftover: Vec<u8>,
 }
 
-/// Reads until one whole operation is buffered, handling nothing else.
-fn read_op(t: &Transport, buf: &mut Vec<u8>, max: usize) -> Result<(Vec<u8>, usize)> {
+/// The largest operation the handshake reads (an INFO).
+const HANDSHAKE_MAX: usize = 1 << 20;
+
+/// Reads until one whole operation is buffered; returns its length.
+fn next_op(conn: &mut Buffered<Stream>) -> Result<usize> {
     loop {
-        if let Some((_, n)) = proto::decode(buf, max)? {
-            return Ok((buf[..n].to_vec(), n));
+        if let Some((_, n)) = proto::decode(conn.buffered(), HANDSHAKE_MAX)? {
+            return Ok(n);
         }
-        let len = buf.len();
-        buf.resize(len + 4096, 0);
-        let n = t.read(&mut buf[len..])?;
-        buf.truncate(len + n);
-        if n == 0 {
-            return Err(Error::new(
-                ErrorKind::Io,
-                "connection closed during handshake",
-            ));
+        if let Err(e) = conn.fill() {
+            return Err(match e.kind() {
+                io::ErrorKind::UnexpectedEof => {
+                    Error::new(ErrorKind::Io, "connection closed during handshake")
+                }
+                _ => e.into(),
+            });
         }
     }
 }
@@ -170,20 +119,26 @@ pub(crate) fn establish(addr: &ServerAddr, opts: &ConnectOptions) -> Result<Esta
     let deadline = Instant::now() + opts.connect_timeout;
     fibra_runtime::with_deadline(deadline, || {
         let tcp = fibra_net::Dialer::new().dial((addr.host.as_str(), addr.port))?;
-        handshake(tcp, addr, opts)
+        // The reader keeps this buffer: 64 KiB, as a busy subscriber wants.
+        handshake(
+            Buffered::with_capacity(64 << 10, Stream::from(tcp)),
+            addr,
+            opts,
+        )
     })
 }
 
-fn handshake(tcp: TcpStream, addr: &ServerAddr, opts: &ConnectOptions) -> Result<Established> {
+fn handshake(
+    mut conn: Buffered<Stream>,
+    addr: &ServerAddr,
+    opts: &ConnectOptions,
+) -> Result<Established> {
     let want_tls = addr.tls || opts.tls_required;
-    let mut transport = Transport::Tcp(tcp);
     if want_tls && opts.tls_handshake_first {
-        transport = upgrade(transport, addr, opts)?;
+        conn = upgrade(conn, addr, opts)?;
     }
-    let mut buf = Vec::new();
-    let (line, n) = read_op(&transport, &mut buf, 1 << 20)?;
-    buf.drain(..n);
-    let info = match proto::decode(&line, 1 << 20)? {
+    let n = next_op(&mut conn)?;
+    let info = match proto::decode(conn.buffered(), HANDSHAKE_MAX)? {
         Some((ServerOp::Info(json), _)) => parse_info(json)?,
         _ => {
             return Err(Error::new(
@@ -192,8 +147,9 @@ fn handshake(tcp: TcpStream, addr: &ServerAddr, opts: &ConnectOptions) -> Result
             ))
         }
     };
-    if (want_tls || info.tls_required) && matches!(transport, Transport::Tcp(_)) {
-        transport = upgrade(transport, addr, opts)?;
+    conn.consume(n);
+    if (want_tls || info.tls_required) && !conn.get_ref().is_tls() {
+        conn = upgrade(conn, addr, opts)?;
     }
     let kp = match &opts.nkey_seed {
         Some(seed) => Some(crate::nkey::KeyPair::from_seed(seed)?),
@@ -226,42 +182,52 @@ fn handshake(tcp: TcpStream, addr: &ServerAddr, opts: &ConnectOptions) -> Result
         jwt: opts.jwt.as_deref(),
     };
     let json = serde_json::to_string(&connect).map_err(|e| Error::invalid(e.to_string()))?;
-    let mut out = Vec::with_capacity(json.len() + 16);
-    proto::encode_connect(&mut out, &json);
-    proto::encode_ping(&mut out);
-    transport.write_all(&out).map_err(|(_, e)| Error::from(e))?;
+    proto::encode_connect(conn.write_buf(), &json);
+    proto::encode_ping(conn.write_buf());
+    conn.flush()?;
     let mut info = info;
     loop {
-        let (op, n) = read_op(&transport, &mut buf, 1 << 20)?;
-        buf.drain(..n);
-        match proto::decode(&op, 1 << 20)? {
-            Some((ServerOp::Pong, _)) => break,
+        let n = next_op(&mut conn)?;
+        let done = match proto::decode(conn.buffered(), HANDSHAKE_MAX)? {
+            Some((ServerOp::Pong, _)) => true,
             Some((ServerOp::Err(e), _)) => {
                 return Err(Error::new(ErrorKind::Server, format!("server error: {e}")))
             }
-            Some((ServerOp::Info(json), _)) => info = parse_info(json)?,
-            _ => {}
+            Some((ServerOp::Info(json), _)) => {
+                info = parse_info(json)?;
+                false
+            }
+            _ => false,
+        };
+        conn.consume(n);
+        if done {
+            break;
         }
     }
+    let (reader, writer) = conn.split()?;
     Ok(Established {
-        transport: Arc::new(transport),
+        reader,
+        writer,
         info,
-        leftover: buf,
     })
 }
 
 #[cfg(feature = "tls")]
-fn upgrade(t: Transport, addr: &ServerAddr, opts: &ConnectOptions) -> Result<Transport> {
-    match t {
-        Transport::Tcp(tcp) => Ok(Transport::Tls(Box::new(crate::tls::TlsTransport::connect(
-            tcp, &addr.host, opts,
-        )?))),
-        other => Ok(other),
-    }
+fn upgrade(
+    conn: Buffered<Stream>,
+    addr: &ServerAddr,
+    opts: &ConnectOptions,
+) -> Result<Buffered<Stream>> {
+    let connector = opts.tls_trust.connector()?;
+    Ok(conn.upgrade_tls(&connector, &addr.host)?)
 }
 
 #[cfg(not(feature = "tls"))]
-fn upgrade(_t: Transport, _addr: &ServerAddr, _opts: &ConnectOptions) -> Result<Transport> {
+fn upgrade(
+    _conn: Buffered<Stream>,
+    _addr: &ServerAddr,
+    _opts: &ConnectOptions,
+) -> Result<Buffered<Stream>> {
     Err(Error::invalid(
         "TLS requested but fibra-nats was built without the `tls` feature",
     ))

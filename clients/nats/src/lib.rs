@@ -66,9 +66,11 @@ pub mod jetstream;
 mod nkey;
 mod options;
 pub mod proto;
+mod reader;
+mod reconnect;
+mod state;
 mod subscription;
-#[cfg(feature = "tls")]
-mod tls;
+mod writer;
 
 pub use client::{connect, Client, Event, Statistics, Status};
 pub use conn::ServerInfo;

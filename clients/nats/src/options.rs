@@ -127,7 +127,8 @@ pub struct ConnectOptions {
     pub(crate) jwt: Option<String>,
     pub(crate) tls_required: bool,
     pub(crate) tls_handshake_first: bool,
-    pub(crate) tls_root_pem: Option<Vec<u8>>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls_trust: fibra_net::tls::Trust,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) allow_reconnect: bool,
@@ -171,7 +172,8 @@ impl Default for ConnectOptions {
             jwt: None,
             tls_required: false,
             tls_handshake_first: false,
-            tls_root_pem: None,
+            #[cfg(feature = "tls")]
+            tls_trust: fibra_net::tls::Trust::default(),
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(5),
             allow_reconnect: true,
@@ -264,9 +266,18 @@ impl ConnectOptions {
     }
 
     /// Trust the CA certificates in this PEM text instead of the web PKI
-    /// roots.
-    pub fn tls_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.tls_root_pem = Some(pem.into());
+    /// roots: `tls_trust(Trust::pem(pem))`.
+    #[cfg(feature = "tls")]
+    pub fn tls_root_certificates_pem(self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_trust(fibra_net::tls::Trust::pem(pem))
+    }
+
+    /// Which servers to trust and which client certificate to present
+    /// (fibra-net's [`Trust`](fibra_net::tls::Trust), the same for every
+    /// fibra client; Mozilla's roots by default).
+    #[cfg(feature = "tls")]
+    pub fn tls_trust(mut self, trust: fibra_net::tls::Trust) -> Self {
+        self.tls_trust = trust;
         self
     }
 

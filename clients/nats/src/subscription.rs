@@ -8,9 +8,9 @@ use std::time::Duration;
 use fibra_runtime::chan::{Receiver, RecvError, TryRecvError};
 use fibra_runtime::JoinHandle;
 
-use crate::client::Shared;
 use crate::error::{Error, ErrorKind, Result};
 use crate::headers::HeaderMap;
+use crate::state::Shared;
 
 /// A message received on a subscription (or the reply to a request).
 #[derive(Debug, Clone, PartialEq, Eq)]

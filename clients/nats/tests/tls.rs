@@ -128,10 +128,11 @@ fn tls_url_with_custom_ca() {
             .unwrap();
         assert_eq!(r.payload, body.as_bytes());
     }
-    // A plain nats:// URL to a server that requires TLS upgrades too.
+    // A plain nats:// URL to a server that requires TLS upgrades too;
+    // fibra-net's Trust is the other way to name the CA.
     let c2 = util::connect_to(
         &format!("nats://localhost:{}", server.port),
-        ConnectOptions::new().tls_root_certificates_pem(ca),
+        ConnectOptions::new().tls_trust(fibra_net::tls::Trust::pem(ca)),
     );
     c2.flush().unwrap();
     // Without trusting the CA the handshake fails.

@@ -25,12 +25,12 @@ pub enum SslMode {
     /// Try TLS, fall back to plain text if the server declines (the default
     /// when built with the `tls` feature; without it, plain text). As in
     /// libpq, the certificate is not checked unless
-    /// [`Config::ssl_root_cert`] is set.
+    /// [`Config::ssl_root_cert`] (or `tls_trust`) is set.
     #[default]
     Prefer,
     /// TLS or fail. As in libpq, the certificate is not checked unless
-    /// [`Config::ssl_root_cert`] is set (then it is checked as for
-    /// `VerifyFull`, host name included).
+    /// [`Config::ssl_root_cert`] (or `tls_trust`) is set (then it is
+    /// checked as for `VerifyFull`, host name included).
     Require,
     /// TLS with the certificate checked against the trust store and the
     /// host name.
@@ -104,6 +104,8 @@ pub struct Config {
     pub(crate) keepalive: Option<Duration>,
     pub(crate) ssl_mode: SslMode,
     pub(crate) ssl_root_cert: Option<PathBuf>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls_trust: Option<fibra_net::tls::Trust>,
     pub(crate) channel_binding: ChannelBinding,
     pub(crate) statement_cache_capacity: usize,
 }
@@ -122,6 +124,7 @@ impl std::fmt::Debug for Config {
             .field("write_timeout", &self.write_timeout)
             .field("keepalive", &self.keepalive)
             .field("ssl_mode", &self.ssl_mode)
+            .field("ssl_root_cert", &self.ssl_root_cert)
             .finish_non_exhaustive()
     }
 }
@@ -154,6 +157,8 @@ impl Config {
             keepalive: Some(Duration::from_secs(300)),
             ssl_mode: SslMode::Prefer,
             ssl_root_cert: None,
+            #[cfg(feature = "tls")]
+            tls_trust: None,
             channel_binding: ChannelBinding::Prefer,
             statement_cache_capacity: 256,
         }
@@ -250,9 +255,23 @@ impl Config {
         self
     }
 
-    /// A PEM file of CA certificates to trust instead of the webpki roots.
+    /// A PEM file of CA certificates to trust instead of the webpki roots
+    /// (libpq's `sslrootcert`); `system` trusts the operating system's
+    /// store, as in libpq 16. Setting it turns certificate checks on under
+    /// `sslmode=prefer` and `require` too, as in libpq.
     pub fn ssl_root_cert(mut self, path: impl AsRef<Path>) -> Config {
         self.ssl_root_cert = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// Which servers to trust and which client certificate to present
+    /// (fibra-net's [`Trust`](fibra_net::tls::Trust), the same for every
+    /// fibra client); it takes the place of
+    /// [`ssl_root_cert`](Config::ssl_root_cert) and, like it, turns
+    /// certificate checks on under every `sslmode` that uses TLS.
+    #[cfg(feature = "tls")]
+    pub fn tls_trust(mut self, trust: fibra_net::tls::Trust) -> Config {
+        self.tls_trust = Some(trust);
         self
     }
 

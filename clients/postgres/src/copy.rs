@@ -3,7 +3,8 @@
 
 use std::io::{self, Read, Write};
 
-use crate::client::{Backend, Client};
+use crate::backend::Backend;
+use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::proto;
 

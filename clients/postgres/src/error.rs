@@ -235,15 +235,7 @@ impl Error {
         match self.kind {
             ErrorKind::Closed => true,
             ErrorKind::Io => self.as_io_error().is_some_and(|e| {
-                matches!(
-                    e.kind(),
-                    io::ErrorKind::UnexpectedEof
-                        | io::ErrorKind::ConnectionReset
-                        | io::ErrorKind::ConnectionAborted
-                        | io::ErrorKind::BrokenPipe
-                        | io::ErrorKind::ConnectionRefused
-                        | io::ErrorKind::NotConnected
-                )
+                fibra_net::is_disconnect(e) || e.kind() == io::ErrorKind::ConnectionRefused
             }),
             ErrorKind::Db => self
                 .db

@@ -46,6 +46,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod backend;
 mod client;
 mod config;
 mod copy;
@@ -55,10 +56,10 @@ mod notify;
 mod pool;
 pub mod proto;
 mod row;
+mod startup;
 mod statement;
-#[cfg(feature = "tls")]
-mod tls;
 mod transaction;
+mod transport;
 pub mod types;
 
 pub use client::Client;

@@ -1,10 +1,9 @@
 //! LISTEN/NOTIFY and cancel requests.
 
-use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::client::{open_stream, Client};
+use crate::client::Client;
 use crate::config::Config;
 use crate::error::Result;
 use crate::proto;
@@ -126,13 +125,8 @@ impl CancelToken {
     /// # Errors
     /// The server could not be reached.
     pub fn cancel_query(&self) -> Result<()> {
-        let (mut stream, _) = open_stream(&self.config)?;
         let mut buf = Vec::with_capacity(16);
         proto::encode_cancel_request(&mut buf, self.process_id, self.secret_key);
-        stream.write_all(&buf)?;
-        // The server closes the connection once it has the request.
-        let mut sink = [0u8; 16];
-        while stream.read(&mut sink)? > 0 {}
-        Ok(())
+        crate::transport::cancel(&self.config, &buf)
     }
 }

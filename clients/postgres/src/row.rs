@@ -3,7 +3,8 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::client::{Backend, Client};
+use crate::backend::Backend;
+use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
 use crate::proto::DataRowBody;
 use crate::types::{FromSql, Type};

@@ -100,3 +100,28 @@ fn scram_sha_256_plus_channel_binding() {
         .channel_binding(ChannelBinding::Disable);
     util::connect_with(&cfg);
 }
+
+#[test]
+fn a_trust_from_fibra_net_decides_like_sslrootcert() {
+    use fibra_net::tls::Trust;
+    let ca = std::fs::read(root_cert()).unwrap();
+    for mode in [SslMode::Require, SslMode::VerifyFull] {
+        let cfg = util::config("scram")
+            .ssl_mode(mode)
+            .tls_trust(Trust::pem(ca.clone()));
+        assert!(uses_ssl(&mut util::connect_with(&cfg)), "{mode:?}");
+    }
+    // A trust set turns the checks on under `require`: the webpki roots
+    // do not include the test CA.
+    let cfg = util::config("trust")
+        .ssl_mode(SslMode::Require)
+        .tls_trust(Trust::webpki());
+    let e = Client::connect_config(&cfg).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    // A root certificate file that cannot be read is a TLS setup error.
+    let cfg = util::config("trust")
+        .ssl_mode(SslMode::VerifyFull)
+        .ssl_root_cert("/nonexistent/ca.crt");
+    let e = Client::connect_config(&cfg).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+}

@@ -1,54 +1,17 @@
 //! One connection: blocking request/reply over a fibra socket.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use fibra_net::TcpStream;
+use fibra_net::{Buffered, Stream};
 
 use crate::cmd::{cmd, Cmd};
 use crate::error::{Error, ErrorKind, Result, ServerErrorKind};
 use crate::info::{ConnectionInfo, Protocol};
 use crate::proto::{self, Decoded, Limits, Scanner, Value};
 
-enum Stream {
-    Tcp(TcpStream),
-    #[cfg(feature = "tls")]
-    Tls(Box<fibra_net::tls::TlsStream<TcpStream>>),
-}
-
-impl Stream {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Stream::Tcp(s) => s,
-            #[cfg(feature = "tls")]
-            Stream::Tls(s) => s.get_ref(),
-        }
-    }
-
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.read(buf),
-            #[cfg(feature = "tls")]
-            Stream::Tls(s) => s.read(buf),
-        }
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.write_all(buf),
-            #[cfg(feature = "tls")]
-            Stream::Tls(s) => {
-                s.write_all(buf)?;
-                s.flush()
-            }
-        }
-    }
-}
-
 const READ_CHUNK: usize = 16 << 10;
-/// A read buffer grown past this for a large reply shrinks back afterwards.
-const MAX_IDLE_BUF: usize = 1 << 20;
 
 /// A connection to one Redis server.
 ///
@@ -58,12 +21,8 @@ const MAX_IDLE_BUF: usize = 1 << 20;
 /// ([`Connection::is_broken`]), after which every call fails with
 /// [`ErrorKind::Broken`] and a [`Pool`](crate::Pool) drops it.
 pub struct Connection {
-    stream: Stream,
-    rbuf: Vec<u8>,
-    rpos: usize,
-    rend: usize,
+    conn: Buffered<Stream>,
     scanner: Scanner,
-    wbuf: Vec<u8>,
     limits: Limits,
     protocol: Protocol,
     broken: bool,
@@ -73,18 +32,11 @@ pub struct Connection {
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("peer", &self.stream.tcp().peer_addr().ok())
+            .field("peer", &self.conn.get_ref().peer_addr().ok())
             .field("protocol", &self.protocol)
             .field("broken", &self.broken)
             .finish()
     }
-}
-
-fn connect_tcp(info: &ConnectionInfo) -> Result<TcpStream> {
-    // The connect timeout is the enclosing scope (Connection::connect),
-    // which the dialler shares out over DNS and every address.
-    let dialer = fibra_net::Dialer::new().keepalive(info.keepalive);
-    Ok(dialer.dial((info.host.as_str(), info.port))?)
 }
 
 impl Connection {
@@ -114,21 +66,18 @@ impl Connection {
     }
 
     fn start(info: &ConnectionInfo) -> Result<Connection> {
-        let tcp = connect_tcp(info)?;
-        tcp.set_read_timeout(info.read_timeout)?;
-        tcp.set_write_timeout(info.write_timeout)?;
-        let stream = if info.tls {
-            Connection::tls(info, tcp)?
-        } else {
-            Stream::Tcp(tcp)
-        };
+        // The connect timeout is the enclosing scope (Connection::connect),
+        // which the dialler shares out over DNS and every address.
+        let dialer = fibra_net::Dialer::new().keepalive(info.keepalive);
+        let mut stream = Stream::from(dialer.dial((info.host.as_str(), info.port))?);
+        stream.set_read_timeout(info.read_timeout)?;
+        stream.set_write_timeout(info.write_timeout)?;
+        if info.tls {
+            stream = Connection::tls(info, stream)?;
+        }
         let mut conn = Connection {
-            stream,
-            rbuf: vec![0; READ_CHUNK],
-            rpos: 0,
-            rend: 0,
+            conn: Buffered::with_capacity(READ_CHUNK, stream).max_buffer(info.limits.max_reply_len),
             scanner: Scanner::new(),
-            wbuf: Vec::with_capacity(256),
             limits: info.limits,
             protocol: Protocol::Resp2,
             broken: false,
@@ -139,16 +88,13 @@ impl Connection {
     }
 
     #[cfg(feature = "tls")]
-    fn tls(info: &ConnectionInfo, tcp: TcpStream) -> Result<Stream> {
-        let connector = match &info.tls_connector {
-            Some(c) => c.clone(),
-            None => fibra_net::tls::TlsConnector::new()?,
-        };
-        Ok(Stream::Tls(Box::new(connector.connect(&info.host, tcp)?)))
+    fn tls(info: &ConnectionInfo, stream: Stream) -> Result<Stream> {
+        let connector = info.tls_trust.connector()?;
+        Ok(stream.upgrade_tls(&connector, &info.host)?)
     }
 
     #[cfg(not(feature = "tls"))]
-    fn tls(_: &ConnectionInfo, _: TcpStream) -> Result<Stream> {
+    fn tls(_: &ConnectionInfo, _: Stream) -> Result<Stream> {
         Err(Error::config("TLS needs fibra-redis's `tls` feature"))
     }
 
@@ -216,7 +162,7 @@ impl Connection {
     /// # Errors
     /// The socket's error.
     pub fn peer_addr(&self) -> Result<SocketAddr> {
-        Ok(self.stream.tcp().peer_addr()?)
+        Ok(self.conn.get_ref().peer_addr()?)
     }
 
     /// Bounds each socket read; see [`ConnectionInfo::with_read_timeout`].
@@ -224,7 +170,7 @@ impl Connection {
     /// # Errors
     /// `InvalidInput` for a zero duration, as std.
     pub fn set_read_timeout(&mut self, t: Option<Duration>) -> Result<()> {
-        self.stream.tcp().set_read_timeout(t)?;
+        self.conn.get_ref().set_read_timeout(t)?;
         self.read_timeout = t;
         Ok(())
     }
@@ -234,7 +180,7 @@ impl Connection {
     /// # Errors
     /// `InvalidInput` for a zero duration, as std.
     pub fn set_write_timeout(&mut self, t: Option<Duration>) -> Result<()> {
-        Ok(self.stream.tcp().set_write_timeout(t)?)
+        Ok(self.conn.get_ref().set_write_timeout(t)?)
     }
 
     pub(crate) fn read_timeout(&self) -> Option<Duration> {
@@ -249,9 +195,8 @@ impl Connection {
     /// protocol errors (the connection breaks).
     pub fn request(&mut self, c: &Cmd) -> Result<Value> {
         self.check()?;
-        self.wbuf.clear();
-        c.encode(&mut self.wbuf);
-        let r = self.stream.write_all(&self.wbuf);
+        c.encode(self.conn.write_buf());
+        let r = self.conn.flush();
         self.io(r)?;
         let reply = match c.block_timeout() {
             Some(block) => self.read_reply_blocking(block),
@@ -280,9 +225,9 @@ impl Connection {
             return self.read_reply();
         };
         let stretched = block.map(|b| b + base);
-        self.stream.tcp().set_read_timeout(stretched)?;
+        self.conn.get_ref().set_read_timeout(stretched)?;
         let r = self.read_reply();
-        self.stream.tcp().set_read_timeout(Some(base))?;
+        self.conn.get_ref().set_read_timeout(Some(base))?;
         r
     }
 
@@ -306,7 +251,7 @@ impl Connection {
     /// Writes raw, already encoded commands.
     pub(crate) fn write_raw(&mut self, wire: &[u8]) -> Result<()> {
         self.check()?;
-        let r = self.stream.write_all(wire);
+        let r = self.conn.send(wire);
         self.io(r)
     }
 
@@ -328,10 +273,10 @@ impl Connection {
     /// it.
     pub(crate) fn read_value(&mut self, idle_ok: bool) -> Result<Option<Value>> {
         self.check()?;
-        if self.rend > self.rpos {
-            match proto::decode(&self.rbuf[self.rpos..self.rend], &self.limits) {
+        if !self.conn.buffered().is_empty() {
+            match proto::decode(self.conn.buffered(), &self.limits) {
                 Ok(Decoded::Complete(v, n)) => {
-                    self.consume(n);
+                    self.conn.consume(n);
                     return Ok(Some(v));
                 }
                 Ok(Decoded::Partial) => {}
@@ -345,7 +290,7 @@ impl Connection {
         // here, then decode it once.
         self.scanner = Scanner::new();
         loop {
-            let idle = self.rend == self.rpos;
+            let idle = self.conn.buffered().is_empty();
             if let Err(e) = self.fill() {
                 if idle_ok && idle && e.is_timeout() {
                     self.broken = false;
@@ -353,14 +298,14 @@ impl Connection {
                 }
                 return Err(e);
             }
-            let buf = &self.rbuf[self.rpos..self.rend];
+            let buf = self.conn.buffered();
             let scanned = self.scanner.scan(buf, &self.limits);
             match scanned {
                 Ok(Some(len)) => {
                     let d = proto::decode(&buf[..len], &self.limits);
                     return match d {
                         Ok(Decoded::Complete(v, n)) => {
-                            self.consume(n);
+                            self.conn.consume(n);
                             Ok(Some(v))
                         }
                         Ok(Decoded::Partial) => {
@@ -382,44 +327,18 @@ impl Connection {
         }
     }
 
-    fn consume(&mut self, n: usize) {
-        self.rpos += n;
-        if self.rpos == self.rend {
-            self.rpos = 0;
-            self.rend = 0;
-            // Give back the memory of an unusually large reply.
-            if self.rbuf.len() > MAX_IDLE_BUF {
-                self.rbuf.truncate(READ_CHUNK);
-                self.rbuf.shrink_to_fit();
-            }
-        }
-    }
-
-    /// Reads more bytes into the buffer, compacting or growing it first.
+    /// Reads more of the reply; any failure breaks the connection.
     fn fill(&mut self) -> Result<()> {
-        if self.rpos > 0 {
-            self.rbuf.copy_within(self.rpos..self.rend, 0);
-            self.rend -= self.rpos;
-            self.rpos = 0;
-        }
-        if self.rend == self.rbuf.len() {
-            let grow = self.rbuf.len().max(READ_CHUNK);
-            self.rbuf.resize(self.rbuf.len() + grow, 0);
-        }
-        let r = self.stream.read(&mut self.rbuf[self.rend..]);
-        match self.io(r)? {
-            0 => {
+        match self.conn.fill() {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                 self.broken = true;
-                Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "connection closed by the server",
-                )
-                .into())
+                Err(Error::protocol(format!(
+                    "reply exceeds the max_reply_len limit of {} bytes",
+                    self.limits.max_reply_len
+                )))
             }
-            n => {
-                self.rend += n;
-                Ok(())
-            }
+            Err(e) => self.io(Err(e)),
         }
     }
 

@@ -238,15 +238,9 @@ impl Error {
     /// refused, or broken by an earlier error.
     pub fn is_closed(&self) -> bool {
         match &self.repr {
-            Repr::Io(e) => matches!(
-                e.kind(),
-                io::ErrorKind::UnexpectedEof
-                    | io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::ConnectionAborted
-                    | io::ErrorKind::ConnectionRefused
-                    | io::ErrorKind::BrokenPipe
-                    | io::ErrorKind::NotConnected
-            ),
+            Repr::Io(e) => {
+                fibra_net::is_disconnect(e) || e.kind() == io::ErrorKind::ConnectionRefused
+            }
             Repr::Simple(k, _) => *k == ErrorKind::Broken,
             _ => false,
         }

@@ -45,7 +45,7 @@ pub struct ConnectionInfo {
     pub(crate) keepalive: Option<Duration>,
     pub(crate) limits: Limits,
     #[cfg(feature = "tls")]
-    pub(crate) tls_connector: Option<fibra_net::tls::TlsConnector>,
+    pub(crate) tls_trust: fibra_net::tls::Trust,
 }
 
 /// Percent-decodes a URL part. `percent-encoding` passes a malformed escape
@@ -98,7 +98,7 @@ impl ConnectionInfo {
             keepalive: Some(DEFAULT_KEEPALIVE),
             limits: Limits::default(),
             #[cfg(feature = "tls")]
-            tls_connector: None,
+            tls_trust: fibra_net::tls::Trust::default(),
         }
     }
 
@@ -311,13 +311,15 @@ impl ConnectionInfo {
         self
     }
 
-    /// Uses this TLS connector (custom roots, client certificates) instead
-    /// of one trusting the webpki roots. Implies TLS.
+    /// Which servers to trust and which client certificate to present
+    /// (fibra-net's [`Trust`](fibra_net::tls::Trust): Mozilla's roots by
+    /// default, or the system's, a private CA, a client certificate).
+    /// Implies TLS.
     #[cfg(feature = "tls")]
     #[must_use]
-    pub fn with_tls_connector(mut self, c: fibra_net::tls::TlsConnector) -> ConnectionInfo {
+    pub fn with_tls_trust(mut self, trust: fibra_net::tls::Trust) -> ConnectionInfo {
         self.tls = true;
-        self.tls_connector = Some(c);
+        self.tls_trust = trust;
         self
     }
 }

@@ -65,17 +65,22 @@ pub struct Limits {
     pub max_aggregate_len: usize,
     /// Longest line (simple string, error, number), without CRLF.
     pub max_line_len: usize,
+    /// Most bytes of one whole reply, which is buffered before it is
+    /// decoded; a larger reply fails with a protocol error.
+    pub max_reply_len: usize,
 }
 
 impl Default for Limits {
     /// Depth 64, bulk strings up to 512 MiB (Redis's own
-    /// `proto-max-bulk-len`), 2^32 elements per aggregate, 64 KiB lines.
+    /// `proto-max-bulk-len`), 2^32 elements per aggregate, 64 KiB lines,
+    /// replies up to 1 GiB.
     fn default() -> Limits {
         Limits {
             max_depth: 64,
             max_bulk_len: 512 << 20,
             max_aggregate_len: 1 << 32,
             max_line_len: 64 << 10,
+            max_reply_len: 1 << 30,
         }
     }
 }
@@ -611,6 +616,7 @@ mod tests {
             max_bulk_len: 10,
             max_aggregate_len: 5,
             max_line_len: 8,
+            max_reply_len: 1 << 10,
         };
         assert!(decode(b"$11\r\n", &l).is_err());
         assert!(decode(b"$10\r\n", &l).unwrap() == Decoded::Partial);

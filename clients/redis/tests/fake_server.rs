@@ -85,6 +85,28 @@ fn oversized_replies_are_refused() {
 }
 
 #[test]
+fn a_reply_larger_than_max_reply_len_breaks_the_connection() {
+    // Every element is within the other limits; the whole is not.
+    let mut big = b"*2000\r\n".to_vec();
+    for _ in 0..2000 {
+        big.extend_from_slice(b"$10\r\n0123456789\r\n");
+    }
+    let big: &'static [u8] = Box::leak(big.into_boxed_slice());
+    let port = fake(vec![big]);
+    let info = ConnectionInfo::new("127.0.0.1", port)
+        .with_protocol(Protocol::Resp2)
+        .with_limits(Limits {
+            max_reply_len: 32 << 10,
+            ..Limits::default()
+        });
+    let mut c = Connection::connect(&info).unwrap();
+    let e = c.lrange::<_, Vec<String>>("k", 0, -1).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+    assert!(e.to_string().contains("max_reply_len"), "{e}");
+    assert!(c.is_broken());
+}
+
+#[test]
 fn a_reply_split_across_many_reads() {
     // A large array arrives in pieces; the scanner walks it once.
     let mut big = b"*20000\r\n".to_vec();

@@ -74,7 +74,7 @@ proptest! {
 
     #[test]
     fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-        let limits = Limits { max_depth: 8, max_bulk_len: 1 << 10, max_aggregate_len: 1 << 10, max_line_len: 64 };
+        let limits = Limits { max_depth: 8, max_bulk_len: 1 << 10, max_aggregate_len: 1 << 10, max_line_len: 64, max_reply_len: 1 << 20 };
         let _ = decode(&bytes, &limits);
         let _ = Scanner::new().scan(&bytes, &limits);
     }

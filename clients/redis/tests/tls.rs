@@ -6,7 +6,7 @@ mod util;
 use std::path::Path;
 use std::process::Command;
 
-use fibra_net::tls::TlsConnector;
+use fibra_net::tls::Trust;
 use fibra_redis::{Connection, ConnectionInfo, Protocol};
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -111,7 +111,7 @@ fn rediss_url_with_custom_ca() {
             let info = ConnectionInfo::from_url(&url)
                 .unwrap()
                 .with_protocol(p)
-                .with_tls_connector(TlsConnector::with_root_pem(&ca).unwrap());
+                .with_tls_trust(Trust::pem(ca.clone()));
             let mut c = Connection::connect(&info).unwrap();
             c.set("tls-key", "over tls").unwrap();
             assert_eq!(c.get::<_, String>("tls-key").unwrap(), "over tls");

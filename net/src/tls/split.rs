@@ -56,57 +56,102 @@ impl Shared {
         out.len() > before
     }
 
-    /// With the write lock held (`out`): seals `data` and sends it and
-    /// everything else the session has pending.
-    fn send_locked(&self, out: &mut Vec<u8>, mut data: &[u8]) -> io::Result<()> {
+    /// With the write lock held (`out`, which keeps ciphertext an earlier
+    /// call could not send): sends that first, then seals `data` and sends
+    /// it and everything else the session has pending. Returns how much of
+    /// `data` was sealed: all of it, unless the session refused more. On a
+    /// socket error, also how much of `data` was sealed before it: that
+    /// part is taken, and its unsent ciphertext stays in `out` to go out
+    /// first with the next call, so the stream stays whole.
+    fn send_locked(&self, out: &mut Vec<u8>, data: &[u8]) -> Result<usize, (usize, io::Error)> {
+        self.drain(out).map_err(|e| (0, e))?;
+        let mut accepted = 0;
         loop {
-            out.clear();
+            let mut refused = false;
             {
                 let mut conn = self.session.lock();
-                while !data.is_empty() {
+                while accepted < data.len() && out.len() < 64 * 1024 {
                     // rustls takes as much as its send buffer limit allows.
-                    let n = conn.writer().write(data)?;
-                    data = &data[n..];
+                    let n = conn
+                        .writer()
+                        .write(&data[accepted..])
+                        .map_err(|e| (accepted, e))?;
+                    accepted += n;
                     let pending = Self::take_pending(&mut conn, out);
                     if n == 0 && !pending {
-                        return Err(io::Error::new(
-                            io::ErrorKind::WriteZero,
-                            "TLS session accepts no more data",
-                        ));
-                    }
-                    if out.len() >= 64 * 1024 {
+                        refused = true;
                         break;
                     }
                 }
                 Self::take_pending(&mut conn, out);
             }
-            if out.is_empty() {
-                return Ok(());
+            self.drain(out).map_err(|e| (accepted, e))?;
+            if refused && accepted == 0 && !data.is_empty() {
+                return Err((
+                    0,
+                    io::Error::new(io::ErrorKind::WriteZero, "TLS session accepts no more data"),
+                ));
             }
-            let r = (&self.tcp).write_all(out);
-            if out.capacity() > 256 * 1024 {
-                *out = Vec::new();
+            if refused || accepted == data.len() {
+                return Ok(accepted);
             }
-            r?;
         }
     }
 
-    /// Sends `data` (possibly empty: only pending output) in order with
-    /// other writers.
-    fn send(&self, data: &[u8]) -> io::Result<()> {
-        let mut data = data;
-        loop {
-            {
-                let mut out = self.write.lock();
-                self.send_locked(&mut out, data)?;
+    /// Writes `out` to the socket; on failure keeps the unsent part.
+    fn drain(&self, out: &mut Vec<u8>) -> io::Result<()> {
+        let mut sent = 0;
+        let r = loop {
+            if sent == out.len() {
+                break Ok(());
             }
-            data = &[];
-            // A reader may have queued output while this writer held the
-            // lock (see the module comment).
-            if !self.session.lock().wants_write() {
+            match (&self.tcp).write(&out[sent..]) {
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        out.drain(..sent);
+        if out.is_empty() && out.capacity() > 256 * 1024 {
+            *out = Vec::new();
+        }
+        r
+    }
+
+    /// Sends `data` (possibly empty: only pending output) in order with
+    /// other writers; returns how much of it was sealed, also with an
+    /// error.
+    fn send(&self, data: &[u8]) -> Result<usize, (usize, io::Error)> {
+        let n = {
+            let mut out = self.write.lock();
+            self.send_locked(&mut out, data)?
+        };
+        // A reader may have queued output while this writer held the
+        // lock (see the module comment).
+        while self.session.lock().wants_write() {
+            let mut out = self.write.lock();
+            self.send_locked(&mut out, &[]).map_err(|(_, e)| (n, e))?;
+        }
+        Ok(n)
+    }
+
+    /// Sends `data` whole; on failure says how much of it was taken.
+    fn send_all(&self, mut data: &[u8]) -> Result<(), (usize, io::Error)> {
+        let mut done = 0;
+        loop {
+            let n = self.send(data).map_err(|(n, e)| (done + n, e))?;
+            done += n;
+            data = &data[n..];
+            if data.is_empty() {
                 return Ok(());
             }
         }
+    }
+
+    /// Sends ciphertext an earlier write could not.
+    fn flush(&self) -> io::Result<()> {
+        self.send(&[]).map(drop).map_err(|(_, e)| e)
     }
 
     /// Sends pending output if no writer is at work (that writer sends it
@@ -116,7 +161,10 @@ impl Shared {
             return Ok(());
         }
         match self.write.try_lock() {
-            Some(mut out) => self.send_locked(&mut out, &[]),
+            Some(mut out) => self
+                .send_locked(&mut out, &[])
+                .map(drop)
+                .map_err(|(_, e)| e),
             None => Ok(()),
         }
     }
@@ -236,6 +284,16 @@ impl TlsWriteHalf {
         &self.shared.tcp
     }
 
+    /// Writes all of `buf`, as `write_all`; on failure also says how many
+    /// bytes of it were taken (sealed: sent, or held to go out first with
+    /// the next write), so that a caller resends only the rest.
+    ///
+    /// # Errors
+    /// The socket's errors, with the count.
+    pub fn write_all_counted(&self, buf: &[u8]) -> Result<(), (usize, io::Error)> {
+        self.shared.send_all(buf)
+    }
+
     /// Sends TLS `close_notify`: the peer's reads then return end of file.
     /// Later writes fail. The TCP connection stays open.
     ///
@@ -243,30 +301,36 @@ impl TlsWriteHalf {
     /// The socket's write errors.
     pub fn close_notify(&self) -> io::Result<()> {
         self.shared.session.lock().send_close_notify();
-        self.shared.send(&[])
+        self.shared.flush()
     }
 }
 
 impl Write for TlsWriteHalf {
-    /// Seals all of `buf` and sends it before returning (as `write_all`).
+    /// As for `&TlsWriteHalf`.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&*self).write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        (&*self).flush()
     }
 }
 
 impl Write for &TlsWriteHalf {
-    /// Seals all of `buf` and sends it before returning (as `write_all`).
+    /// Seals all of `buf` and sends it before returning (as `write_all`),
+    /// never interleaved with another writer's call. `Ok(n)` with `n` short
+    /// of `buf.len()` only when the session takes no more. After an error
+    /// part of `buf` may have been taken (see
+    /// [`write_all_counted`](TlsWriteHalf::write_all_counted)); ciphertext
+    /// the socket did not take goes out first with the next write or
+    /// [`flush`](Write::flush), so the session stays whole.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.shared.send(buf)?;
-        Ok(buf.len())
+        self.shared.send(buf).map_err(|(_, e)| e)
     }
 
+    /// Sends ciphertext a failed write left behind.
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.shared.flush()
     }
 }
 

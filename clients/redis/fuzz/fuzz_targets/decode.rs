@@ -12,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
         max_bulk_len: 1 << 16,
         max_aggregate_len: 1 << 12,
         max_line_len: 1 << 10,
+        max_reply_len: 1 << 20,
     };
     let decoded = decode(data, &limits);
     let scanned = Scanner::new().scan(data, &limits);
