@@ -68,4 +68,6 @@ mod docs {
     struct Testing;
     #[doc = include_str!("../docs/benchmarks.md")]
     struct Benchmarks;
+    #[doc = include_str!("../docs/conventions.md")]
+    struct Conventions;
 }

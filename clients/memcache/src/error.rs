@@ -5,6 +5,39 @@ use std::io;
 
 use crate::proto::{KeyError, ProtoError};
 
+/// What went wrong, from [`Error::kind`] (the classes of
+/// docs/conventions.md, plus memcached's own answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A socket error that is not a timeout, a cancellation or a
+    /// disconnect (refused, unreachable, …); [`Error::io_error`] has it.
+    Io,
+    /// A deadline passed: connect, read, write, pool checkout, or an
+    /// enclosing `with_timeout` scope.
+    Timeout,
+    /// The calling coroutine was canceled.
+    Canceled,
+    /// The server closed or reset the connection.
+    Closed,
+    /// The key was refused before sending ([`Error::is_invalid_key`]).
+    InvalidKey,
+    /// The reply was not memcached's protocol or did not fit the command.
+    Protocol,
+    /// `ERROR`, `CLIENT_ERROR` or `SERVER_ERROR` ([`Error::server_message`]).
+    Server,
+    /// `NOT_FOUND`.
+    NotFound,
+    /// `NOT_STORED`.
+    NotStored,
+    /// `EXISTS`: a `cas` lost.
+    Exists,
+    /// The node is marked failing or dead, or no node is alive.
+    Unavailable,
+    /// A value did not (de)serialize.
+    Json,
+}
+
 /// Everything that can go wrong in a memcached call. Ask it questions with
 /// the `is_*` predicates; [`Error::server`] names the node involved.
 pub struct Error {
@@ -62,6 +95,31 @@ impl Error {
     /// The node (`"host:port"`) the failed call went to, when it went to one.
     pub fn server(&self) -> Option<&str> {
         self.server.as_deref()
+    }
+
+    /// What kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        match &self.kind {
+            Kind::Io(e) if e.kind() == io::ErrorKind::TimedOut => ErrorKind::Timeout,
+            Kind::Io(e) if fibra_runtime::is_canceled(e) => ErrorKind::Canceled,
+            Kind::Io(e) if fibra_net::is_disconnect(e) => ErrorKind::Closed,
+            Kind::Io(_) => ErrorKind::Io,
+            Kind::PoolTimeout => ErrorKind::Timeout,
+            Kind::Key(_) => ErrorKind::InvalidKey,
+            Kind::Proto(_) | Kind::Unexpected(_) => ErrorKind::Protocol,
+            Kind::Server(..) => ErrorKind::Server,
+            Kind::NotFound => ErrorKind::NotFound,
+            Kind::NotStored => ErrorKind::NotStored,
+            Kind::Exists => ErrorKind::Exists,
+            Kind::Unavailable(_) => ErrorKind::Unavailable,
+            #[cfg(feature = "json")]
+            Kind::Json(_) => ErrorKind::Json,
+        }
+    }
+
+    /// Whether the server closed or reset the connection.
+    pub fn is_closed(&self) -> bool {
+        self.kind() == ErrorKind::Closed
     }
 
     /// Whether a connect, read, write or pool checkout ran past its timeout

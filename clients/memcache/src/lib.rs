@@ -72,4 +72,4 @@ mod json;
 pub mod proto;
 
 pub use client::{Builder, Client, Item, Stats};
-pub use error::Error;
+pub use error::{Error, ErrorKind};

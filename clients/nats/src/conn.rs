@@ -98,7 +98,7 @@ fn next_op(conn: &mut Buffered<Stream>) -> Result<usize> {
         if let Err(e) = conn.fill() {
             return Err(match e.kind() {
                 io::ErrorKind::UnexpectedEof => {
-                    Error::new(ErrorKind::Io, "connection closed during handshake")
+                    Error::new(ErrorKind::Closed, "connection closed during handshake")
                 }
                 _ => e.into(),
             });

@@ -9,7 +9,8 @@ use crate::proto::ProtocolError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// A socket error ([`Error::io`] has it).
+    /// A socket error that is not a timeout, a cancellation or a
+    /// disconnect ([`Error::io_error`] has it).
     Io,
     /// A deadline passed (request, flush, fetch, connect).
     Timeout,
@@ -17,7 +18,8 @@ pub enum ErrorKind {
     Protocol,
     /// The server sent `-ERR` (authorization, permissions, …).
     Server,
-    /// The client was closed (or is draining and refuses new work).
+    /// The connection is gone: the client was closed (or is draining and
+    /// refuses new work), or the server closed or reset the connection.
     Closed,
     /// The payload (with headers) exceeds the server's `max_payload`.
     MaxPayload,
@@ -85,9 +87,15 @@ impl Error {
         self.kind == ErrorKind::Timeout
     }
 
-    /// True once the client is closed.
+    /// True once the client is closed, or when the server closed or reset
+    /// the connection.
     pub fn is_closed(&self) -> bool {
         self.kind == ErrorKind::Closed
+    }
+
+    /// True when the calling coroutine was canceled.
+    pub fn is_canceled(&self) -> bool {
+        self.kind == ErrorKind::Canceled
     }
 
     /// True when a request found no responders.
@@ -102,7 +110,7 @@ impl Error {
     }
 
     /// The underlying socket error.
-    pub fn io(&self) -> Option<&io::Error> {
+    pub fn io_error(&self) -> Option<&io::Error> {
         self.source.as_ref()
     }
 }
@@ -134,6 +142,8 @@ impl From<io::Error> for Error {
             ErrorKind::Canceled
         } else if e.kind() == io::ErrorKind::TimedOut {
             ErrorKind::Timeout
+        } else if fibra_net::is_disconnect(&e) {
+            ErrorKind::Closed
         } else {
             ErrorKind::Io
         };

@@ -138,7 +138,7 @@ pub(crate) fn reader_loop(shared: &Shared, reader: &mut Buffered<ReadHalf>) -> E
         if let Err(e) = reader.fill() {
             return match e.kind() {
                 std::io::ErrorKind::UnexpectedEof => {
-                    Error::new(ErrorKind::Io, "connection closed by the server")
+                    Error::new(ErrorKind::Closed, "connection closed by the server")
                 }
                 _ => e.into(),
             };

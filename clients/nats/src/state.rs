@@ -226,7 +226,7 @@ impl Shared {
             Err(RecvError::Timeout) => Err(Error::timeout("flush")),
             Err(RecvError::Canceled) => Err(Error::new(ErrorKind::Canceled, "canceled")),
             Err(RecvError::Disconnected) => Err(Error::new(
-                ErrorKind::Io,
+                ErrorKind::Closed,
                 "connection lost before the server answered the flush",
             )),
         }

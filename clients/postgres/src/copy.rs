@@ -137,7 +137,7 @@ impl CopyInWriter<'_> {
 }
 
 fn to_io(e: Error) -> io::Error {
-    match e.as_io_error() {
+    match e.io_error() {
         Some(io) => io::Error::new(io.kind(), e),
         None => io::Error::other(e),
     }

@@ -105,11 +105,18 @@ pub mod sqlstate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// A socket error (including timeouts and cancellation).
+    /// A socket error that is none of the three below (refused,
+    /// unreachable, …); [`Error::io_error`] has it.
     Io,
-    /// The server returned an error; see [`Error::as_db_error`].
+    /// A deadline passed: a socket timeout, a `with_timeout` scope, the
+    /// connect timeout, or a pool checkout timeout.
+    Timeout,
+    /// The calling coroutine was canceled (during a call or a pool wait).
+    Canceled,
+    /// The server returned an error; see [`Error::db_error`].
     Db,
-    /// The connection is closed or was broken by an earlier error.
+    /// The connection is gone: closed or reset by the server, or broken by
+    /// an earlier error so that it can no longer be used.
     Closed,
     /// A malformed or unexpected message from the server.
     Protocol,
@@ -123,7 +130,8 @@ pub enum ErrorKind {
     Conversion,
     /// `query_one` got no row or several, or a column does not exist.
     RowCount,
-    /// A pool checkout timed out or was canceled.
+    /// A pool checkout failed for another reason than a timeout or a
+    /// cancellation.
     Pool,
     /// TLS was required but is unavailable or failed.
     Tls,
@@ -189,13 +197,19 @@ impl Error {
         Error::new(ErrorKind::Config, m)
     }
 
-    /// What kind of error this is.
+    /// What kind of error this is (classified as docs/conventions.md
+    /// says: a socket timeout is `Timeout`, a disconnect is `Closed`).
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        match (self.kind, self.io_error()) {
+            (ErrorKind::Io, Some(e)) if e.kind() == io::ErrorKind::TimedOut => ErrorKind::Timeout,
+            (ErrorKind::Io, Some(e)) if fibra_runtime::is_canceled(e) => ErrorKind::Canceled,
+            (ErrorKind::Io, Some(e)) if fibra_net::is_disconnect(e) => ErrorKind::Closed,
+            (kind, _) => kind,
+        }
     }
 
     /// The server's error fields, if the server reported this error.
-    pub fn as_db_error(&self) -> Option<&DbError> {
+    pub fn db_error(&self) -> Option<&DbError> {
         self.db.as_deref()
     }
 
@@ -206,7 +220,7 @@ impl Error {
     }
 
     /// The underlying I/O error, if any.
-    pub fn as_io_error(&self) -> Option<&io::Error> {
+    pub fn io_error(&self) -> Option<&io::Error> {
         self.source.as_ref().and_then(|s| s.downcast_ref())
     }
 
@@ -218,25 +232,19 @@ impl Error {
     /// Whether a deadline passed (socket timeout, `with_timeout` scope or
     /// pool checkout timeout).
     pub fn is_timeout(&self) -> bool {
-        self.as_io_error()
-            .is_some_and(|e| e.kind() == io::ErrorKind::TimedOut)
-            || (self.kind == ErrorKind::Pool && self.message.contains("timed out"))
+        self.kind() == ErrorKind::Timeout
     }
 
     /// Whether the calling coroutine was canceled.
     pub fn is_canceled(&self) -> bool {
-        self.as_io_error().is_some_and(fibra_runtime::is_canceled)
-            || (self.kind == ErrorKind::Pool && self.message.contains("canceled"))
+        self.kind() == ErrorKind::Canceled
     }
 
     /// Whether the connection is gone: closed by the server, reset, or
     /// unusable after an earlier error. The pool discards such connections.
     pub fn is_closed(&self) -> bool {
-        match self.kind {
+        match self.kind() {
             ErrorKind::Closed => true,
-            ErrorKind::Io => self.as_io_error().is_some_and(|e| {
-                fibra_net::is_disconnect(e) || e.kind() == io::ErrorKind::ConnectionRefused
-            }),
             ErrorKind::Db => self
                 .db
                 .as_ref()
@@ -310,11 +318,12 @@ impl From<fibra_runtime::pool::PoolError<Error>> for Error {
         use fibra_runtime::pool::PoolError;
         match e {
             PoolError::Connect(e) => e,
-            PoolError::TimedOut => {
-                Error::new(ErrorKind::Pool, "timed out waiting for a pooled connection")
-            }
+            PoolError::TimedOut => Error::new(
+                ErrorKind::Timeout,
+                "timed out waiting for a pooled connection",
+            ),
             PoolError::Canceled => Error::new(
-                ErrorKind::Pool,
+                ErrorKind::Canceled,
                 "canceled while waiting for a pooled connection",
             ),
             _ => Error::new(ErrorKind::Pool, "pool checkout failed"),

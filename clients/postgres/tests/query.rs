@@ -68,7 +68,7 @@ fn server_error_fields_and_recovery() {
     c.execute(ins.as_str(), &[&1i32]).unwrap();
     let e = c.execute(ins.as_str(), &[&1i32]).unwrap_err();
     assert_eq!(e.code(), Some(sqlstate::UNIQUE_VIOLATION));
-    let db = e.as_db_error().unwrap();
+    let db = e.db_error().unwrap();
     assert_eq!(db.constraint.as_deref(), Some(format!("{t}_pk").as_str()));
     assert!(db.detail.as_deref().unwrap().contains("already exists"));
     assert_eq!(db.severity, "ERROR");
@@ -85,7 +85,7 @@ fn server_error_fields_and_recovery() {
     assert_eq!(e.code(), Some(sqlstate::UNDEFINED_TABLE));
     let e = c.batch_execute("SELEC 1").unwrap_err();
     assert_eq!(e.code(), Some(sqlstate::SYNTAX_ERROR));
-    assert_eq!(e.as_db_error().unwrap().position, Some(1));
+    assert_eq!(e.db_error().unwrap().position, Some(1));
     // A runtime error while rows stream.
     let e = c
         .query("SELECT 1 / (3 - g)::int4 FROM generate_series(1, 5) g", &[])

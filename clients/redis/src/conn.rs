@@ -19,7 +19,7 @@ const READ_CHUNK: usize = 16 << 10;
 /// An error reply from the server leaves the connection usable; a socket
 /// error, a timeout in the middle of a reply or a protocol error breaks it
 /// ([`Connection::is_broken`]), after which every call fails with
-/// [`ErrorKind::Broken`] and a [`Pool`](crate::Pool) drops it.
+/// [`ErrorKind::Closed`] and a [`Pool`](crate::Pool) drops it.
 pub struct Connection {
     conn: Buffered<Stream>,
     scanner: Scanner,
@@ -234,7 +234,7 @@ impl Connection {
     fn check(&self) -> Result<()> {
         if self.broken {
             return Err(Error::simple(
-                ErrorKind::Broken,
+                ErrorKind::Closed,
                 "connection broken by an earlier error",
             ));
         }

@@ -131,8 +131,17 @@ impl std::error::Error for ServerError {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// A socket error: refused, reset, closed, timed out, canceled.
+    /// A socket error that is none of the three below (refused,
+    /// unreachable, …); [`Error::io_error`] has it.
     Io,
+    /// A deadline passed: a socket timeout, a `with_timeout` scope, the
+    /// connect timeout, or a pool checkout timeout.
+    Timeout,
+    /// The calling coroutine was canceled (during a call or a pool wait).
+    Canceled,
+    /// The connection is gone: closed or reset by the server, or broken by
+    /// an earlier error so that it can no longer be used.
+    Closed,
     /// The server answered with an error reply; the connection is fine.
     Server,
     /// The server sent something that is not RESP, or broke a limit; the
@@ -142,12 +151,6 @@ pub enum ErrorKind {
     Conversion,
     /// A bad URL or setting, detected before anything was sent.
     Config,
-    /// The connection broke earlier and can no longer be used.
-    Broken,
-    /// No pooled connection became free before the checkout deadline.
-    PoolTimeout,
-    /// The coroutine was canceled while waiting for a pooled connection.
-    Canceled,
 }
 
 /// The error of every fallible call in this crate.
@@ -184,9 +187,13 @@ impl Error {
         }
     }
 
-    /// What kind of error this is.
+    /// What kind of error this is (classified as docs/conventions.md
+    /// says: a socket timeout is `Timeout`, a disconnect is `Closed`).
     pub fn kind(&self) -> ErrorKind {
         match &self.repr {
+            Repr::Io(e) if e.kind() == io::ErrorKind::TimedOut => ErrorKind::Timeout,
+            Repr::Io(e) if fibra_runtime::is_canceled(e) => ErrorKind::Canceled,
+            Repr::Io(e) if fibra_net::is_disconnect(e) => ErrorKind::Closed,
             Repr::Io(_) => ErrorKind::Io,
             Repr::Server(_) => ErrorKind::Server,
             Repr::Protocol(_) => ErrorKind::Protocol,
@@ -216,34 +223,20 @@ impl Error {
     }
 
     /// Whether a deadline passed: a socket timeout, a `with_timeout`
-    /// scope, or a pool checkout timeout.
+    /// scope, the connect timeout, or a pool checkout timeout.
     pub fn is_timeout(&self) -> bool {
-        match &self.repr {
-            Repr::Io(e) => e.kind() == io::ErrorKind::TimedOut,
-            Repr::Simple(k, _) => *k == ErrorKind::PoolTimeout,
-            _ => false,
-        }
+        self.kind() == ErrorKind::Timeout
     }
 
     /// Whether the coroutine was canceled.
     pub fn is_canceled(&self) -> bool {
-        match &self.repr {
-            Repr::Io(e) => fibra_runtime::is_canceled(e),
-            Repr::Simple(k, _) => *k == ErrorKind::Canceled,
-            _ => false,
-        }
+        self.kind() == ErrorKind::Canceled
     }
 
-    /// Whether the connection is gone: closed or reset by the server,
-    /// refused, or broken by an earlier error.
+    /// Whether the connection is gone: closed or reset by the server, or
+    /// broken by an earlier error.
     pub fn is_closed(&self) -> bool {
-        match &self.repr {
-            Repr::Io(e) => {
-                fibra_net::is_disconnect(e) || e.kind() == io::ErrorKind::ConnectionRefused
-            }
-            Repr::Simple(k, _) => *k == ErrorKind::Broken,
-            _ => false,
-        }
+        self.kind() == ErrorKind::Closed
     }
 
     /// Whether this is an error reply from the server (the connection
@@ -313,7 +306,7 @@ impl From<PoolError<Error>> for Error {
         match e {
             PoolError::Connect(e) => e,
             PoolError::TimedOut => Error::simple(
-                ErrorKind::PoolTimeout,
+                ErrorKind::Timeout,
                 "timed out waiting for a pooled connection",
             ),
             PoolError::Canceled => Error::simple(

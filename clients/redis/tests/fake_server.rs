@@ -66,7 +66,7 @@ fn garbage_breaks_the_connection_without_panic() {
     let e = c.ping().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Protocol);
     assert!(c.is_broken());
-    assert_eq!(c.ping().unwrap_err().kind(), ErrorKind::Broken);
+    assert_eq!(c.ping().unwrap_err().kind(), ErrorKind::Closed);
 }
 
 #[test]
