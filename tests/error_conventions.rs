@@ -6,8 +6,11 @@
 
 use std::io;
 
-/// The four events, as the socket layer reports them.
-fn events() -> [(&'static str, fn() -> io::Error); 4] {
+/// An event's name and how the socket layer reports it.
+type Event = (&'static str, fn() -> io::Error);
+
+/// The four events.
+fn events() -> [Event; 4] {
     [
         ("timeout", || io::ErrorKind::TimedOut.into()),
         ("canceled", || fibra::Canceled.into()),

@@ -171,7 +171,7 @@ fn inner() {
 
     let info = fibra::redis::ConnectionInfo::new(HOST, 6379).with_connect_timeout(Some(limit));
     gives_up_at("Redis connect_timeout", limit, || {
-        fibra::redis::Connection::connect(&info)
+        fibra::redis::Connection::connect_with(&info)
     });
     let pool = fibra::redis::Pool::builder()
         .max_size(1)
@@ -187,7 +187,7 @@ fn inner() {
         .ssl_mode(fibra::postgres::SslMode::Disable)
         .connect_timeout(Some(limit));
     gives_up_at("PostgreSQL connect_timeout", limit, || {
-        fibra::postgres::Client::connect_config(&pg)
+        fibra::postgres::Client::connect_with(&pg)
     });
 
     gives_up_at("NATS connect_timeout", limit, || {

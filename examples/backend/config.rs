@@ -14,18 +14,19 @@ pub struct Config {
     /// (`FIBRA_BACKEND_NAMESPACE`, default `links`), so several deployments
     /// (or test runs) can share one set of servers.
     pub namespace: String,
-    /// PostgreSQL connection string (`FIBRA_BACKEND_PG_URL`, or built from
-    /// `FIBRA_PG_HOST`, `FIBRA_PG_PORT`, `FIBRA_PG_DATABASE` and
-    /// `FIBRA_PG_TRUST_USER`).
+    /// PostgreSQL connection string (`FIBRA_BACKEND_PG_URL`, else
+    /// `FIBRA_POSTGRES_URL` from `scripts/services`).
     pub pg_url: String,
     /// Connections in the PostgreSQL pool (`FIBRA_BACKEND_PG_POOL`, default 16).
     pub pg_pool_size: usize,
-    /// Memcached nodes (`FIBRA_MEMCACHED_ADDRS`, comma-separated).
+    /// Memcached nodes (`FIBRA_MEMCACHED_URL`: `memcache://host:port`,
+    /// comma-separated).
     pub memcached: Vec<String>,
     /// How long a link stays in Memcached (`FIBRA_BACKEND_CACHE_TTL`,
     /// seconds, default 300).
     pub cache_ttl: u32,
-    /// Redis URL (`FIBRA_BACKEND_REDIS_URL`, or `redis://$FIBRA_REDIS_ADDR/0`).
+    /// Redis URL (`FIBRA_BACKEND_REDIS_URL`, or database 0 of
+    /// `FIBRA_REDIS_URL`).
     pub redis_url: String,
     /// Writes allowed per client IP per window (`FIBRA_BACKEND_RATE_LIMIT`,
     /// default 30).
@@ -69,24 +70,16 @@ impl Config {
     /// # Errors
     /// A message naming the variable that holds a malformed value.
     pub fn from_env() -> Result<Config, String> {
-        let pg_url = var("FIBRA_BACKEND_PG_URL").unwrap_or_else(|| {
-            format!(
-                "postgres://{}@{}:{}/{}",
-                var_or("FIBRA_PG_TRUST_USER", "trust_user"),
-                var_or("FIBRA_PG_HOST", "127.0.0.1"),
-                var_or("FIBRA_PG_PORT", "15432"),
-                var_or("FIBRA_PG_DATABASE", "fibra"),
-            )
-        });
+        let pg_url = var("FIBRA_BACKEND_PG_URL")
+            .or_else(|| var("FIBRA_POSTGRES_URL"))
+            .unwrap_or_else(|| "postgres://trust_user@127.0.0.1:15432/fibra".to_owned());
         let redis_url = var("FIBRA_BACKEND_REDIS_URL").unwrap_or_else(|| {
-            format!(
-                "redis://{}/0",
-                var_or("FIBRA_REDIS_ADDR", "127.0.0.1:16379")
-            )
+            let base = var_or("FIBRA_REDIS_URL", "redis://127.0.0.1:16379/");
+            format!("{}/0", base.trim_end_matches('/'))
         });
         let memcached = var_or(
-            "FIBRA_MEMCACHED_ADDRS",
-            "127.0.0.1:21211,127.0.0.1:21212,127.0.0.1:21213",
+            "FIBRA_MEMCACHED_URL",
+            "memcache://127.0.0.1:21211,memcache://127.0.0.1:21212,memcache://127.0.0.1:21213",
         )
         .split(',')
         .map(|s| s.trim().to_owned())

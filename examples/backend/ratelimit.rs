@@ -42,7 +42,7 @@ impl RateLimiter {
         limit: u64,
         window: Duration,
     ) -> Result<RateLimiter, String> {
-        let manager = Manager::open(url).map_err(|e| format!("redis: {e}"))?;
+        let manager = Manager::from_url(url).map_err(|e| format!("redis: {e}"))?;
         let pool = Pool::builder()
             .max_size(16)
             .checkout_timeout(Some(Duration::from_secs(1)))

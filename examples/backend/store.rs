@@ -105,7 +105,7 @@ impl Store {
     /// # Errors
     /// A malformed URL, an unreachable server, a failed migration.
     pub fn open(url: &str, max_size: usize) -> Result<Store> {
-        let manager = Manager::open(url)?;
+        let manager = Manager::from_url(url)?;
         let pool = Pool::builder()
             .max_size(max_size)
             .checkout_timeout(Some(Duration::from_secs(5)))

@@ -46,7 +46,7 @@ HBA
         chown postgres: "$dir/server.key" "$dir/server.crt"
         chmod 600 "$dir/server.key"
         tls=(-c ssl=on -c "ssl_cert_file=$dir/server.crt" -c "ssl_key_file=$dir/server.key")
-        echo "export FIBRA_PG_SSL_ROOT_CERT=$dir/ca.crt" >>"$ENV_FILE"
+        echo "export FIBRA_POSTGRES_SSL_ROOT_CERT=$dir/ca.crt" >>"$ENV_FILE"
     fi
     # The server runs in the foreground of a small wrapper, so its PID lands
     # in the pids file: SIGTERM from `scripts/services stop` becomes a fast
@@ -77,18 +77,19 @@ GRANT ALL ON SCHEMA public TO PUBLIC;
 GRANT ALL ON DATABASE fibra TO PUBLIC;
 SQL
     {
-        echo "export FIBRA_PG_HOST=127.0.0.1"
-        echo "export FIBRA_PG_PORT=$port"
-        echo "export FIBRA_PG_SOCKET_DIR=$sock"
-        echo "export FIBRA_PG_DATABASE=fibra"
-        echo "export FIBRA_PG_TRUST_USER=trust_user"
-        echo "export FIBRA_PG_SCRAM_USER=scram_user"
-        echo "export FIBRA_PG_SCRAM_PASSWORD=scram_pass"
-        echo "export FIBRA_PG_MD5_USER=md5_user"
-        echo "export FIBRA_PG_MD5_PASSWORD=md5_pass"
-        echo "export FIBRA_PG_PASS_USER=pass_user"
-        echo "export FIBRA_PG_PASS_PASSWORD=pass_pass"
-        echo "export FIBRA_PG_BIN=$PG_BIN"
+        echo "export FIBRA_POSTGRES_URL=postgres://trust_user@127.0.0.1:$port/fibra"
+        echo "export FIBRA_POSTGRES_HOST=127.0.0.1"
+        echo "export FIBRA_POSTGRES_PORT=$port"
+        echo "export FIBRA_POSTGRES_SOCKET_DIR=$sock"
+        echo "export FIBRA_POSTGRES_DATABASE=fibra"
+        echo "export FIBRA_POSTGRES_TRUST_USER=trust_user"
+        echo "export FIBRA_POSTGRES_SCRAM_USER=scram_user"
+        echo "export FIBRA_POSTGRES_SCRAM_PASSWORD=scram_pass"
+        echo "export FIBRA_POSTGRES_MD5_USER=md5_user"
+        echo "export FIBRA_POSTGRES_MD5_PASSWORD=md5_pass"
+        echo "export FIBRA_POSTGRES_PASS_USER=pass_user"
+        echo "export FIBRA_POSTGRES_PASS_PASSWORD=pass_pass"
+        echo "export FIBRA_POSTGRES_BIN=$PG_BIN"
     } >>"$ENV_FILE"
 }
 

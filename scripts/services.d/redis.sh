@@ -7,5 +7,5 @@ start_redis() {
     spawn redis redis-server --bind 127.0.0.1 --port 16379 --dir "$dir" \
         --save '' --appendonly no --protected-mode yes
     wait_port 127.0.0.1 16379 redis
-    echo "export FIBRA_REDIS_ADDR=127.0.0.1:16379" >>"$ENV_FILE"
+    echo "export FIBRA_REDIS_URL=redis://127.0.0.1:16379/" >>"$ENV_FILE"
 }

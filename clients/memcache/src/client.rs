@@ -45,7 +45,8 @@ pub struct Builder {
 
 impl Builder {
     /// Adds a node: `"host:port"`, `"[v6]:port"` or `"host"` (port
-    /// 11211). Its hashing name is `"host:port"`, as in pymemcache.
+    /// 11211), optionally as a URL (`"memcache://host:port"`). Its hashing
+    /// name is `"host:port"`, as in pymemcache.
     pub fn server(mut self, spec: impl Into<String>) -> Builder {
         self.servers.push(spec.into());
         self

@@ -124,11 +124,17 @@ pub fn pick<S: AsRef<str>>(nodes: &[S], key: &[u8], skip: impl Fn(usize) -> bool
 }
 
 /// Splits a server spec as pymemcache's `normalize_server_spec` does:
-/// `"host:port"`, `"[v6]:port"`, or a bare host (port 11211).
+/// `"host:port"`, `"[v6]:port"`, or a bare host (port 11211), each
+/// optionally written as a URL, `"memcache://host:port"` (the node's name
+/// stays `"host:port"`).
 ///
 /// # Errors
 /// A message when the port is not a number in range.
 pub fn split_spec(spec: &str) -> Result<(String, u16), String> {
+    let spec = spec
+        .strip_prefix("memcache://")
+        .or_else(|| spec.strip_prefix("memcached://"))
+        .map_or(spec, |rest| rest.trim_end_matches('/'));
     let (host, port) = if !spec.contains(':') || spec.ends_with(']') {
         (spec, 11211)
     } else {
@@ -153,6 +159,19 @@ pub fn node_name(host: &str, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn specs_may_be_urls() {
+        assert_eq!(
+            split_spec("memcache://10.0.0.1:21211").unwrap(),
+            ("10.0.0.1".to_owned(), 21211)
+        );
+        assert_eq!(
+            split_spec("memcached://[::1]:7/").unwrap(),
+            ("::1".to_owned(), 7)
+        );
+        assert_eq!(split_spec("cache").unwrap(), ("cache".to_owned(), 11211));
+    }
 
     #[test]
     fn murmur3_reference_vectors() {

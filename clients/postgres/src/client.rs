@@ -69,9 +69,9 @@ impl Client {
     /// ```
     ///
     /// # Errors
-    /// A bad connection string, or as [`Client::connect_config`].
+    /// A bad connection string, or as [`Client::connect_with`].
     pub fn connect(params: &str) -> Result<Client> {
-        Client::connect_config(&params.parse()?)
+        Client::connect_with(&params.parse()?)
     }
 
     /// Connects with the given settings: opens the socket (TCP or Unix),
@@ -82,7 +82,7 @@ impl Client {
     /// Socket errors, the connect timeout, TLS failures, authentication
     /// failures (the server's error, e.g. SQLSTATE `28P01`), or a password
     /// the server asks for but the settings lack.
-    pub fn connect_config(config: &Config) -> Result<Client> {
+    pub fn connect_with(config: &Config) -> Result<Client> {
         let config = Arc::new(config.clone());
         match config.connect_timeout {
             Some(t) => fibra_runtime::with_timeout(t, || Client::start(config.clone())),

@@ -14,7 +14,7 @@
 //!     let name: &str = row.get("name");
 //!     assert_eq!(name, "one");
 //!
-//!     let pool = Pool::builder().max_size(8).build(Manager::open("postgres://app@127.0.0.1/app")?);
+//!     let pool = Pool::builder().max_size(8).build(Manager::from_url("postgres://app@127.0.0.1/app")?);
 //!     let handles: Vec<_> = (0..8).map(|i: i32| {
 //!         let pool = pool.clone();
 //!         fibra_runtime::spawn(move || -> fibra_postgres::Result<i32> {

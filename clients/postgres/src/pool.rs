@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 /// let pool = Pool::builder()
 ///     .max_size(16)
 ///     .test_on_checkout(true)
-///     .build(Manager::open("postgres://app@127.0.0.1/app")?);
+///     .build(Manager::from_url("postgres://app@127.0.0.1/app")?);
 /// let mut conn = pool.get()?;
 /// let n: i64 = conn.query_one("SELECT count(*) FROM users", &[])?.get(0);
 /// # Ok(()) }
@@ -36,7 +36,7 @@ impl Manager {
     ///
     /// # Errors
     /// A malformed string.
-    pub fn open(params: &str) -> Result<Manager> {
+    pub fn from_url(params: &str) -> Result<Manager> {
         Ok(Manager::new(params.parse()?))
     }
 
@@ -51,7 +51,7 @@ impl Manage for Manager {
     type Error = Error;
 
     fn connect(&self) -> Result<Client> {
-        Client::connect_config(&self.config)
+        Client::connect_with(&self.config)
     }
 
     /// An empty query round trip, when the pool tests connections on

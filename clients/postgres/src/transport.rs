@@ -25,7 +25,7 @@ pub(crate) fn open(config: &Config) -> Result<(Stream, Option<Vec<u8>>)> {
             Ok((Stream::connect_unix(path)?, None))
         }
         Host::Tcp(host) => {
-            // The connect timeout is the enclosing scope (`connect_config`).
+            // The connect timeout is the enclosing scope (`connect_with`).
             let dialer = fibra_net::Dialer::new().keepalive(config.keepalive);
             let tcp = Stream::from(dialer.dial((host.as_str(), config.port))?);
             tls_upgrade(config, host, tcp)

@@ -40,7 +40,7 @@ fn auth_methods_inside_coroutines() {
 #[test]
 fn wrong_password_is_a_server_error() {
     for method in ["scram", "md5", "pass"] {
-        let e = Client::connect_config(&util::config(method).password("nope")).unwrap_err();
+        let e = Client::connect_with(&util::config(method).password("nope")).unwrap_err();
         assert_eq!(e.code(), Some(sqlstate::INVALID_PASSWORD), "{method}: {e}");
         assert!(e.is_db());
     }
@@ -50,7 +50,7 @@ fn wrong_password_is_a_server_error() {
 fn missing_password() {
     let (user, _) = util::user("scram");
     let cfg = util::config("trust").user(&user);
-    let e = Client::connect_config(&cfg).unwrap_err();
+    let e = Client::connect_with(&cfg).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
 }
 
@@ -94,12 +94,12 @@ fn url_and_key_value() {
 
 #[test]
 fn unknown_database() {
-    let e = Client::connect_config(&util::config("trust").dbname("no_such_db")).unwrap_err();
+    let e = Client::connect_with(&util::config("trust").dbname("no_such_db")).unwrap_err();
     assert_eq!(e.code(), Some("3D000"), "{e}");
 }
 
 #[test]
 fn refused_port_is_an_io_error() {
-    let e = Client::connect_config(&util::config("trust").port(1)).unwrap_err();
+    let e = Client::connect_with(&util::config("trust").port(1)).unwrap_err();
     assert!(e.is_closed(), "{e:?}");
 }

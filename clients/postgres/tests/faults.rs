@@ -84,7 +84,7 @@ fn server_crash_restart_mid_workload() {
         // with 57P03 while it recovers), then for the workload to succeed.
         let start = Instant::now();
         loop {
-            match fibra_postgres::Client::connect_config(&util::config("trust")) {
+            match fibra_postgres::Client::connect_with(&util::config("trust")) {
                 Ok(mut c) => {
                     if c.ping().is_ok() {
                         break;

@@ -74,7 +74,7 @@ fn connect_timeout_bounds_the_startup() {
         let (_l, port) = silent_server();
         let limit = Duration::from_millis(300);
         let cfg = config(port).connect_timeout(Some(limit));
-        times_out_after(limit, || Client::connect_config(&cfg));
+        times_out_after(limit, || Client::connect_with(&cfg));
     });
 }
 
@@ -83,7 +83,7 @@ fn default_connect_timeout_is_five_seconds() {
     watchdog("default_connect_timeout_is_five_seconds", || {
         let (_l, port) = silent_server();
         times_out_after(Duration::from_secs(5), || {
-            Client::connect_config(&config(port))
+            Client::connect_with(&config(port))
         });
     });
 }
@@ -93,7 +93,7 @@ fn read_timeout_bounds_a_query() {
     watchdog("read_timeout_bounds_a_query", || {
         let port = mute_after_startup();
         let limit = Duration::from_millis(250);
-        let mut client = Client::connect_config(&config(port).read_timeout(Some(limit))).unwrap();
+        let mut client = Client::connect_with(&config(port).read_timeout(Some(limit))).unwrap();
         times_out_after(limit, || client.batch_execute("SELECT 1"));
     });
 }

@@ -6,7 +6,7 @@ mod util;
 use fibra_postgres::{Client, ErrorKind, SslMode};
 
 fn root_cert() -> String {
-    std::env::var("FIBRA_PG_SSL_ROOT_CERT").unwrap_or_else(|_| {
+    std::env::var("FIBRA_POSTGRES_SSL_ROOT_CERT").unwrap_or_else(|_| {
         concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../target/services/postgres/ca.crt"
@@ -51,7 +51,7 @@ fn require_and_verify_full() {
 fn untrusted_certificate_fails() {
     // The webpki roots do not include the test CA.
     let e =
-        Client::connect_config(&util::config("trust").ssl_mode(SslMode::VerifyFull)).unwrap_err();
+        Client::connect_with(&util::config("trust").ssl_mode(SslMode::VerifyFull)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
 }
 
@@ -80,14 +80,14 @@ fn scram_sha_256_plus_channel_binding() {
         assert!(uses_ssl(&mut c));
     }
     // Not available: no TLS, or a method without SCRAM.
-    let e = Client::connect_config(
+    let e = Client::connect_with(
         &util::config("scram")
             .ssl_mode(SslMode::Disable)
             .channel_binding(ChannelBinding::Require),
     )
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
-    let e = Client::connect_config(
+    let e = Client::connect_with(
         &util::config("md5")
             .ssl_mode(SslMode::Require)
             .channel_binding(ChannelBinding::Require),
@@ -116,12 +116,12 @@ fn a_trust_from_fibra_net_decides_like_sslrootcert() {
     let cfg = util::config("trust")
         .ssl_mode(SslMode::Require)
         .tls_trust(Trust::webpki());
-    let e = Client::connect_config(&cfg).unwrap_err();
+    let e = Client::connect_with(&cfg).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
     // A root certificate file that cannot be read is a TLS setup error.
     let cfg = util::config("trust")
         .ssl_mode(SslMode::VerifyFull)
         .ssl_root_cert("/nonexistent/ca.crt");
-    let e = Client::connect_config(&cfg).unwrap_err();
+    let e = Client::connect_with(&cfg).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
 }

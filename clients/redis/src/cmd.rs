@@ -168,7 +168,7 @@ impl fmt::Debug for Cmd {
 ///
 /// ```no_run
 /// # fn main() -> fibra_redis::Result<()> {
-/// let mut conn = fibra_redis::Connection::open("redis://127.0.0.1/")?;
+/// let mut conn = fibra_redis::Connection::connect("redis://127.0.0.1/")?;
 /// let (a, b): (i64, Option<String>) = fibra_redis::pipe()
 ///     .cmd(fibra_redis::cmd("INCR").arg("n"))
 ///     .cmd(fibra_redis::cmd("SET").arg("k").arg("v")).ignore()

@@ -43,9 +43,9 @@ impl Connection {
     /// Connects to a `redis://` or `rediss://` URL.
     ///
     /// # Errors
-    /// As [`ConnectionInfo::from_url`] and [`Connection::connect`].
-    pub fn open(url: &str) -> Result<Connection> {
-        Connection::connect(&ConnectionInfo::from_url(url)?)
+    /// As [`ConnectionInfo::from_url`] and [`Connection::connect_with`].
+    pub fn connect(url: &str) -> Result<Connection> {
+        Connection::connect_with(&ConnectionInfo::from_url(url)?)
     }
 
     /// Connects, negotiates the protocol (`HELLO 3`, or RESP2 when the
@@ -58,7 +58,7 @@ impl Connection {
     ///
     /// The connect timeout ([`ConnectionInfo::with_connect_timeout`]) bounds
     /// all of it, DNS and the handshake included.
-    pub fn connect(info: &ConnectionInfo) -> Result<Connection> {
+    pub fn connect_with(info: &ConnectionInfo) -> Result<Connection> {
         match info.connect_timeout {
             Some(t) => fibra_runtime::with_timeout(t, || Connection::start(info)),
             None => Connection::start(info),

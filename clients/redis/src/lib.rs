@@ -10,7 +10,7 @@
 //!
 //! fn main() -> fibra_redis::Result<()> {
 //!     fibra_runtime::run(|| {
-//!         let mut conn = Connection::open("redis://127.0.0.1:6379/0")?;
+//!         let mut conn = Connection::connect("redis://127.0.0.1:6379/0")?;
 //!         conn.set("greeting", "hello")?;
 //!         let v: Option<String> = conn.get("greeting")?;
 //!         assert_eq!(v.as_deref(), Some("hello"));

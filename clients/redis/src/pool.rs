@@ -12,7 +12,7 @@ use crate::info::ConnectionInfo;
 /// # fn main() -> fibra_redis::Result<()> {
 /// use fibra_redis::{Manager, Pool};
 ///
-/// let pool = Pool::builder().max_size(16).build(Manager::open("redis://127.0.0.1/")?);
+/// let pool = Pool::builder().max_size(16).build(Manager::from_url("redis://127.0.0.1/")?);
 /// let mut conn = pool.get()?;
 /// conn.set("k", "v")?;
 /// # Ok(()) }
@@ -32,7 +32,7 @@ impl Manager {
     ///
     /// # Errors
     /// As [`ConnectionInfo::from_url`].
-    pub fn open(url: &str) -> Result<Manager> {
+    pub fn from_url(url: &str) -> Result<Manager> {
         Ok(Manager::new(ConnectionInfo::from_url(url)?))
     }
 
@@ -47,7 +47,7 @@ impl Manage for Manager {
     type Error = Error;
 
     fn connect(&self) -> Result<Connection> {
-        Connection::connect(&self.info)
+        Connection::connect_with(&self.info)
     }
 
     /// `PING`, when the pool tests connections on checkout.

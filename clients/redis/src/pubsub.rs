@@ -109,7 +109,7 @@ fn event(v: Value) -> Result<Event> {
 ///
 /// ```no_run
 /// # fn main() -> fibra_redis::Result<()> {
-/// let mut sub = fibra_redis::PubSub::open("redis://127.0.0.1/")?;
+/// let mut sub = fibra_redis::PubSub::connect("redis://127.0.0.1/")?;
 /// sub.subscribe("news")?;
 /// for msg in sub.iter().take(3) {
 ///     let text: String = msg?.payload()?;
@@ -127,17 +127,17 @@ impl PubSub {
     /// Connects a new subscriber.
     ///
     /// # Errors
-    /// As [`Connection::open`].
-    pub fn open(url: &str) -> Result<PubSub> {
-        Ok(PubSub::new(Connection::open(url)?))
+    /// As [`Connection::connect`].
+    pub fn connect(url: &str) -> Result<PubSub> {
+        Ok(PubSub::new(Connection::connect(url)?))
     }
 
     /// Connects a new subscriber.
     ///
     /// # Errors
     /// As [`Connection::connect`].
-    pub fn connect(info: &ConnectionInfo) -> Result<PubSub> {
-        Ok(PubSub::new(Connection::connect(info)?))
+    pub fn connect_with(info: &ConnectionInfo) -> Result<PubSub> {
+        Ok(PubSub::new(Connection::connect_with(info)?))
     }
 
     /// Turns a connection into a subscriber. A subscriber waits for

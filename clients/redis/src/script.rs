@@ -14,7 +14,7 @@ use crate::types::{FromRedis, ToRedisArgs};
 ///
 /// ```no_run
 /// # fn main() -> fibra_redis::Result<()> {
-/// let mut conn = fibra_redis::Connection::open("redis://127.0.0.1/")?;
+/// let mut conn = fibra_redis::Connection::connect("redis://127.0.0.1/")?;
 /// let script = fibra_redis::Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
 /// let n: i64 = script.key("counter").arg(5).invoke(&mut conn)?;
 /// # Ok(()) }

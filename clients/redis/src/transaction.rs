@@ -17,7 +17,7 @@ impl Connection {
     ///
     /// ```no_run
     /// # fn main() -> fibra_redis::Result<()> {
-    /// let mut conn = fibra_redis::Connection::open("redis://127.0.0.1/")?;
+    /// let mut conn = fibra_redis::Connection::connect("redis://127.0.0.1/")?;
     /// let (n,): (i64,) = conn.transaction("balance", |conn, pipe| {
     ///     let old: i64 = conn.get::<_, Option<i64>>("balance")?.unwrap_or(0);
     ///     pipe.cmd(fibra_redis::cmd("SET").arg("balance").arg(old + 10)).ignore()

@@ -23,7 +23,7 @@ fn acl_user_on_the_shared_server() {
                     "resp2"
                 }
             );
-            let mut c = Connection::open(&url).unwrap();
+            let mut c = Connection::connect(&url).unwrap();
             assert_eq!(c.protocol(), p);
             let who: String = cmd("ACL").arg("WHOAMI").query(&mut c).unwrap();
             assert_eq!(who, user);
@@ -32,7 +32,7 @@ fn acl_user_on_the_shared_server() {
                 .unwrap()
                 .with_protocol(p)
                 .with_user(&user, "wrong");
-            let e = Connection::connect(&bad).unwrap_err();
+            let e = Connection::connect_with(&bad).unwrap_err();
             assert_eq!(
                 e.server_error().unwrap().kind(),
                 ServerErrorKind::WrongPass,
@@ -59,7 +59,7 @@ fn requirepass_server() {
         util::both(|p| {
             let info = ConnectionInfo::new("127.0.0.1", server.port).with_protocol(p);
             // Without a password: NOAUTH on the first command.
-            let mut c = Connection::connect(&info.clone().with_protocol(Protocol::Resp2)).unwrap();
+            let mut c = Connection::connect_with(&info.clone().with_protocol(Protocol::Resp2)).unwrap();
             let e = c.ping().unwrap_err();
             assert_eq!(e.server_error().unwrap().kind(), ServerErrorKind::NoAuth);
             c.auth(None, "hunter2").unwrap();
@@ -67,10 +67,10 @@ fn requirepass_server() {
 
             let url = format!("redis://:hunter2@127.0.0.1:{}/", server.port);
             let mut c =
-                Connection::connect(&ConnectionInfo::from_url(&url).unwrap().with_protocol(p))
+                Connection::connect_with(&ConnectionInfo::from_url(&url).unwrap().with_protocol(p))
                     .unwrap();
             c.set("k", 1).unwrap();
-            let e = Connection::connect(&info.with_password("nope")).unwrap_err();
+            let e = Connection::connect_with(&info.with_password("nope")).unwrap_err();
             assert_eq!(e.server_error().unwrap().kind(), ServerErrorKind::WrongPass);
         });
     });
@@ -81,7 +81,7 @@ fn select_and_client_name() {
     fibra_runtime::run(|| {
         util::both(|p| {
             let info = util::info(p).with_db(3).with_client_name("fibra-test");
-            let mut c = Connection::connect(&info).unwrap();
+            let mut c = Connection::connect_with(&info).unwrap();
             let name: String = cmd("CLIENT").arg("GETNAME").query(&mut c).unwrap();
             assert_eq!(name, "fibra-test");
             let k = util::key("db");
@@ -95,7 +95,7 @@ fn select_and_client_name() {
             assert_eq!(name, "renamed");
             c0.del(&k).unwrap();
             let url = format!("redis://{}/3?client_name=viaurl", util::addr());
-            let mut c = Connection::open(&url).unwrap();
+            let mut c = Connection::connect(&url).unwrap();
             let name: String = cmd("CLIENT").arg("GETNAME").query(&mut c).unwrap();
             assert_eq!(name, "viaurl");
         });

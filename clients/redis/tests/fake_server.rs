@@ -51,7 +51,7 @@ fn falls_back_to_resp2_without_hello() {
     let info = ConnectionInfo::new("127.0.0.1", port)
         .with_password("pw")
         .with_client_name("n");
-    let mut c = Connection::connect(&info).unwrap();
+    let mut c = Connection::connect_with(&info).unwrap();
     assert_eq!(c.protocol(), Protocol::Resp2);
     let v: String = cmd("GET").arg("k").query(&mut c).unwrap();
     assert_eq!(v, "hello");
@@ -61,7 +61,7 @@ fn falls_back_to_resp2_without_hello() {
 fn garbage_breaks_the_connection_without_panic() {
     let port = fake(vec![b"+PONG\r\n", b"%%%garbage\r\n"]);
     let info = ConnectionInfo::new("127.0.0.1", port).with_protocol(Protocol::Resp2);
-    let mut c = Connection::connect(&info).unwrap();
+    let mut c = Connection::connect_with(&info).unwrap();
     c.ping().unwrap();
     let e = c.ping().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Protocol);
@@ -78,7 +78,7 @@ fn oversized_replies_are_refused() {
             max_bulk_len: 1 << 20,
             ..Limits::default()
         });
-    let mut c = Connection::connect(&info).unwrap();
+    let mut c = Connection::connect_with(&info).unwrap();
     let e = c.get::<_, Vec<u8>>("k").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
     assert!(e.to_string().contains("limit"), "{e}");
@@ -99,7 +99,7 @@ fn a_reply_larger_than_max_reply_len_breaks_the_connection() {
             max_reply_len: 32 << 10,
             ..Limits::default()
         });
-    let mut c = Connection::connect(&info).unwrap();
+    let mut c = Connection::connect_with(&info).unwrap();
     let e = c.lrange::<_, Vec<String>>("k", 0, -1).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
     assert!(e.to_string().contains("max_reply_len"), "{e}");
@@ -116,7 +116,7 @@ fn a_reply_split_across_many_reads() {
     let big: &'static [u8] = Box::leak(big.into_boxed_slice());
     let port = fake(vec![big]);
     let info = ConnectionInfo::new("127.0.0.1", port).with_protocol(Protocol::Resp2);
-    let mut c = Connection::connect(&info).unwrap();
+    let mut c = Connection::connect_with(&info).unwrap();
     let v: Vec<u32> = c.lrange("k", 0, -1).unwrap();
     assert_eq!(v.len(), 20000);
     assert_eq!(v[19999], 19999);

@@ -77,7 +77,7 @@ fn kill_and_restart_under_load() {
         let blocked = {
             let info = info.clone().with_read_timeout(None);
             fibra_runtime::spawn(move || {
-                let mut c = fibra_redis::Connection::connect(&info).unwrap();
+                let mut c = fibra_redis::Connection::connect_with(&info).unwrap();
                 let t = Instant::now();
                 let r = c.blpop::<_, Option<(String, String)>>("never", 0.0);
                 (r.map(drop), t.elapsed(), c.is_broken())

@@ -46,7 +46,7 @@ fn subscribe_and_receive() {
 fn messages_through_a_channel() {
     fibra_runtime::run(|| {
         let ch = util::key("chan2");
-        let mut sub = PubSub::connect(&util::info(fibra_redis::Protocol::Resp3)).unwrap();
+        let mut sub = PubSub::connect_with(&util::info(fibra_redis::Protocol::Resp3)).unwrap();
         sub.subscribe([&ch]).unwrap();
         let rx = sub.into_channel(16).unwrap();
         let mut publ = util::connect(fibra_redis::Protocol::Resp3);

@@ -46,7 +46,7 @@ fn connect_timeout_bounds_the_handshake() {
         let (_l, port) = silent_server();
         let limit = Duration::from_millis(300);
         let info = ConnectionInfo::new("127.0.0.1", port).with_connect_timeout(Some(limit));
-        times_out_after(limit, || Connection::connect(&info));
+        times_out_after(limit, || Connection::connect_with(&info));
     });
 }
 
@@ -57,7 +57,7 @@ fn default_connect_gives_up_at_the_read_timeout() {
         // The HELLO reply is a read: the 3 s read timeout ends the wait
         // before the 5 s connect timeout does.
         let info = ConnectionInfo::new("127.0.0.1", port);
-        times_out_after(Duration::from_secs(3), || Connection::connect(&info));
+        times_out_after(Duration::from_secs(3), || Connection::connect_with(&info));
     });
 }
 
@@ -67,14 +67,14 @@ fn read_timeout_bounds_a_reply() {
         let (_l, port) = silent_server();
         // RESP2 with no credentials sends no handshake: the connect succeeds.
         let info = ConnectionInfo::new("127.0.0.1", port).with_protocol(Protocol::Resp2);
-        let mut conn = Connection::connect(&info).unwrap();
+        let mut conn = Connection::connect_with(&info).unwrap();
         times_out_after(Duration::from_secs(3), || {
             conn.request(&cmd("GET").arg("k"))
         });
         assert!(conn.is_broken(), "a reply that timed out may still arrive");
 
         let limit = Duration::from_millis(250);
-        let mut conn = Connection::connect(&info.with_read_timeout(Some(limit))).unwrap();
+        let mut conn = Connection::connect_with(&info.with_read_timeout(Some(limit))).unwrap();
         times_out_after(limit, || conn.request(&cmd("PING")));
     });
 }
@@ -87,7 +87,7 @@ fn blocking_commands_stretch_the_read_timeout() {
         let info = ConnectionInfo::new("127.0.0.1", port)
             .with_protocol(Protocol::Resp2)
             .with_read_timeout(Some(read));
-        let mut conn = Connection::connect(&info).unwrap();
+        let mut conn = Connection::connect_with(&info).unwrap();
         // The server may hold BLPOP's reply for 0.5 s: wait that plus the
         // read timeout, not just the read timeout.
         times_out_after(Duration::from_millis(700), || {

@@ -112,7 +112,7 @@ fn rediss_url_with_custom_ca() {
                 .unwrap()
                 .with_protocol(p)
                 .with_tls_trust(Trust::pem(ca.clone()));
-            let mut c = Connection::connect(&info).unwrap();
+            let mut c = Connection::connect_with(&info).unwrap();
             c.set("tls-key", "over tls").unwrap();
             assert_eq!(c.get::<_, String>("tls-key").unwrap(), "over tls");
             let big = vec![7u8; 100_000];
@@ -122,7 +122,7 @@ fn rediss_url_with_custom_ca() {
             // Without the CA the handshake fails: the webpki roots do not
             // trust it.
             let plain = ConnectionInfo::from_url(&url).unwrap();
-            assert!(Connection::connect(&plain).is_err());
+            assert!(Connection::connect_with(&plain).is_err());
         });
         let _ = Protocol::Resp3;
     });

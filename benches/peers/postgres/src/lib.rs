@@ -6,13 +6,13 @@ pub fn env(name: &str, default: &str) -> String {
 }
 
 /// The connection string for scripts/services' PostgreSQL, as
-/// $FIBRA_PG_TRUST_USER to $FIBRA_PG_HOST:$FIBRA_PG_PORT/$FIBRA_PG_DATABASE.
+/// $FIBRA_POSTGRES_TRUST_USER to $FIBRA_POSTGRES_HOST:$FIBRA_POSTGRES_PORT/$FIBRA_POSTGRES_DATABASE.
 pub fn url() -> String {
     format!(
         "host={} port={} user={} dbname={}",
-        env("FIBRA_PG_HOST", "127.0.0.1"),
-        env("FIBRA_PG_PORT", "15432"),
-        env("FIBRA_PG_TRUST_USER", "trust_user"),
-        env("FIBRA_PG_DATABASE", "fibra")
+        env("FIBRA_POSTGRES_HOST", "127.0.0.1"),
+        env("FIBRA_POSTGRES_PORT", "15432"),
+        env("FIBRA_POSTGRES_TRUST_USER", "trust_user"),
+        env("FIBRA_POSTGRES_DATABASE", "fibra")
     )
 }

@@ -5,8 +5,8 @@
 //! `select` is pgbench -S (one `SELECT abalance ... WHERE aid = $1`),
 //! `update` is pgbench -N (BEGIN; UPDATE accounts; SELECT; INSERT history;
 //! END). Every client has its own connection and prepared statements, as
-//! pgbench -M prepared does. Connects as $FIBRA_PG_TRUST_USER to
-//! $FIBRA_PG_HOST:$FIBRA_PG_PORT/$FIBRA_PG_DATABASE, whose pgbench tables
+//! pgbench -M prepared does. Connects as $FIBRA_POSTGRES_TRUST_USER to
+//! $FIBRA_POSTGRES_HOST:$FIBRA_POSTGRES_PORT/$FIBRA_POSTGRES_DATABASE, whose pgbench tables
 //! scripts/bench-postgres creates with `pgbench -i`. Prints
 //! `BENCH <lib>-<workload>-<clients> <transactions/s>`.
 

@@ -6,15 +6,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use fibra_memcache::Client;
 
-/// The nodes from `FIBRA_MEMCACHED_ADDRS` (run `scripts/services start` and
+/// The nodes' `host:port` names, from `FIBRA_MEMCACHED_URL`
+/// (`memcache://host:port,…`; run `scripts/services start` and
 /// `source target/services/env` first).
 #[track_caller]
 pub fn addrs() -> Vec<String> {
-    let v = std::env::var("FIBRA_MEMCACHED_ADDRS").expect(
-        "FIBRA_MEMCACHED_ADDRS is not set: run `scripts/services start` and \
+    let v = std::env::var("FIBRA_MEMCACHED_URL").expect(
+        "FIBRA_MEMCACHED_URL is not set: run `scripts/services start` and \
          `source target/services/env` first",
     );
-    v.split(',').map(str::to_string).collect()
+    v.split(',')
+        .map(|u| u.strip_prefix("memcache://").unwrap_or(u).to_string())
+        .collect()
 }
 
 /// A client of every node.

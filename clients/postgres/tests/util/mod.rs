@@ -13,16 +13,16 @@ fn env(name: &str, default: &str) -> String {
 }
 
 pub fn host() -> String {
-    env("FIBRA_PG_HOST", "127.0.0.1")
+    env("FIBRA_POSTGRES_HOST", "127.0.0.1")
 }
 
 pub fn port() -> u16 {
-    env("FIBRA_PG_PORT", "15432").parse().unwrap()
+    env("FIBRA_POSTGRES_PORT", "15432").parse().unwrap()
 }
 
 pub fn socket_dir() -> String {
     env(
-        "FIBRA_PG_SOCKET_DIR",
+        "FIBRA_POSTGRES_SOCKET_DIR",
         concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../target/services/postgres/sock"
@@ -31,14 +31,14 @@ pub fn socket_dir() -> String {
 }
 
 pub fn dbname() -> String {
-    env("FIBRA_PG_DATABASE", "fibra")
+    env("FIBRA_POSTGRES_DATABASE", "fibra")
 }
 
 /// (user, password) for a method: "trust", "scram", "md5", "pass".
 pub fn user(method: &str) -> (String, Option<String>) {
     let up = method.to_uppercase();
-    let user = env(&format!("FIBRA_PG_{up}_USER"), &format!("{method}_user"));
-    let pass = std::env::var(format!("FIBRA_PG_{up}_PASSWORD"))
+    let user = env(&format!("FIBRA_POSTGRES_{up}_USER"), &format!("{method}_user"));
+    let pass = std::env::var(format!("FIBRA_POSTGRES_{up}_PASSWORD"))
         .ok()
         .or_else(|| (method != "trust").then(|| format!("{method}_pass")));
     (user, pass)
@@ -66,7 +66,7 @@ pub fn connect() -> Client {
 
 #[track_caller]
 pub fn connect_with(config: &Config) -> Client {
-    match Client::connect_config(config) {
+    match Client::connect_with(config) {
         Ok(c) => c,
         Err(e) => panic!(
             "cannot reach PostgreSQL ({e}); run scripts/services start and source target/services/env"

@@ -10,14 +10,17 @@ use std::time::{Duration, Instant};
 
 use fibra_redis::{Connection, ConnectionInfo, Protocol};
 
-/// The shared test server (`scripts/services start`, then
-/// `source target/services/env`).
-pub fn addr() -> String {
-    std::env::var("FIBRA_REDIS_ADDR").unwrap_or_else(|_| "127.0.0.1:16379".to_owned())
+/// The shared test server's URL (`FIBRA_REDIS_URL`, from
+/// `scripts/services start`, then `source target/services/env`).
+pub fn url() -> String {
+    std::env::var("FIBRA_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:16379/".to_owned())
 }
 
-pub fn url() -> String {
-    format!("redis://{}/", addr())
+/// The shared test server's `host:port`.
+pub fn addr() -> String {
+    let url = url();
+    let rest = url.strip_prefix("redis://").unwrap_or(&url);
+    rest.split('/').next().unwrap_or(rest).to_owned()
 }
 
 pub fn info(protocol: Protocol) -> ConnectionInfo {
@@ -29,7 +32,7 @@ pub fn info(protocol: Protocol) -> ConnectionInfo {
 
 #[track_caller]
 pub fn connect(protocol: Protocol) -> Connection {
-    match Connection::connect(&info(protocol)) {
+    match Connection::connect_with(&info(protocol)) {
         Ok(c) => c,
         Err(e) => panic!(
             "cannot reach redis at {} ({e}); run scripts/services start and source target/services/env",

@@ -14,8 +14,8 @@
 //! Rows are `(id int8, name text, v float8)`: `(i, "name-<i>", i * 0.5)`.
 //! The table is dropped and re-created (UNLOGGED, so that the WAL does not
 //! dominate) before each timed run. Prints `BENCH <lib>-<workload> <rows/s>`.
-//! Connects like the main benchmark, as $FIBRA_PG_TRUST_USER to
-//! $FIBRA_PG_HOST:$FIBRA_PG_PORT/$FIBRA_PG_DATABASE.
+//! Connects like the main benchmark, as $FIBRA_POSTGRES_TRUST_USER to
+//! $FIBRA_POSTGRES_HOST:$FIBRA_POSTGRES_PORT/$FIBRA_POSTGRES_DATABASE.
 
 use std::io::Write;
 use std::time::Instant;
