@@ -42,7 +42,15 @@ macro_rules! check_crate {
 #[test]
 fn every_client_classifies_the_same_event_the_same_way() {
     check_crate!("redis", fibra::redis::Error, fibra::redis::ErrorKind);
-    check_crate!("postgres", fibra::postgres::Error, fibra::postgres::ErrorKind);
+    check_crate!(
+        "postgres",
+        fibra::postgres::Error,
+        fibra::postgres::ErrorKind
+    );
     check_crate!("nats", fibra::nats::Error, fibra::nats::ErrorKind);
-    check_crate!("memcache", fibra::memcache::Error, fibra::memcache::ErrorKind);
+    check_crate!(
+        "memcache",
+        fibra::memcache::Error,
+        fibra::memcache::ErrorKind
+    );
 }

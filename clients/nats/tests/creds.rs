@@ -199,5 +199,8 @@ fn malformed_creds_file_is_invalid_input() {
     let err = ConnectOptions::new()
         .credentials_file(o.dir.join("missing.creds"))
         .unwrap_err();
-    assert!(err.io_error().is_some() || err.kind() == ErrorKind::Io, "{err}");
+    assert!(
+        err.io_error().is_some() || err.kind() == ErrorKind::Io,
+        "{err}"
+    );
 }

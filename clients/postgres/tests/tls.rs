@@ -50,8 +50,7 @@ fn require_and_verify_full() {
 #[test]
 fn untrusted_certificate_fails() {
     // The webpki roots do not include the test CA.
-    let e =
-        Client::connect_with(&util::config("trust").ssl_mode(SslMode::VerifyFull)).unwrap_err();
+    let e = Client::connect_with(&util::config("trust").ssl_mode(SslMode::VerifyFull)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
 }
 

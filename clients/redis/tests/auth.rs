@@ -59,7 +59,8 @@ fn requirepass_server() {
         util::both(|p| {
             let info = ConnectionInfo::new("127.0.0.1", server.port).with_protocol(p);
             // Without a password: NOAUTH on the first command.
-            let mut c = Connection::connect_with(&info.clone().with_protocol(Protocol::Resp2)).unwrap();
+            let mut c =
+                Connection::connect_with(&info.clone().with_protocol(Protocol::Resp2)).unwrap();
             let e = c.ping().unwrap_err();
             assert_eq!(e.server_error().unwrap().kind(), ServerErrorKind::NoAuth);
             c.auth(None, "hunter2").unwrap();

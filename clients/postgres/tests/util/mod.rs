@@ -37,7 +37,10 @@ pub fn dbname() -> String {
 /// (user, password) for a method: "trust", "scram", "md5", "pass".
 pub fn user(method: &str) -> (String, Option<String>) {
     let up = method.to_uppercase();
-    let user = env(&format!("FIBRA_POSTGRES_{up}_USER"), &format!("{method}_user"));
+    let user = env(
+        &format!("FIBRA_POSTGRES_{up}_USER"),
+        &format!("{method}_user"),
+    );
     let pass = std::env::var(format!("FIBRA_POSTGRES_{up}_PASSWORD"))
         .ok()
         .or_else(|| (method != "trust").then(|| format!("{method}_pass")));
