@@ -122,6 +122,12 @@ impl Conn<'_> {
             self.input.release();
             self.out.release();
             if !self.set_idle(true) {
+                // The shutdown started while this connection was busy:
+                // close it as the shutdown closes idle ones, by canceling
+                // it (so `close` does not linger for the client).
+                if let Some(e) = &self.entry {
+                    e.co.cancel();
+                }
                 return None;
             }
             let mut first = [0u8; FIRST_READ];
