@@ -1,7 +1,7 @@
-//! A connection after `101 Switching Protocols`: the transport (TCP, Unix
-//! socket or TLS) with the bytes already read past the response head, as
-//! one `Read + Write` object or as a reading and a writing half for two
-//! coroutines.
+//! A connection after `101 Switching Protocols`, on either side: the
+//! transport (TCP, Unix socket or TLS) with the bytes already read past the
+//! head, as one `Read + Write` object or as a reading and a writing half
+//! for two coroutines.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -13,10 +13,13 @@ use fibra_runtime::pool::PooledConn;
 
 use super::conn::{HostManager, Stream};
 
-/// An owned connection that switched protocols, from
-/// [`Response::upgrade`](super::Response::upgrade) (Go's `101` response
-/// body, hyper's `Upgraded`): reads return the bytes the server sent after
-/// the `101` head first, then the socket's. Over TLS the session goes on.
+/// An owned connection that switched protocols (hyper's `Upgraded`): on
+/// the client side from
+/// [`client::Response::upgrade`](super::Response::upgrade) (Go's `101`
+/// response body), on the server side the argument of
+/// [`Response::upgrade`](crate::Response::upgrade)'s callback (Go's
+/// `Hijack`). Reads return the bytes the peer sent after the head first,
+/// then the socket's. Over TLS the session goes on.
 ///
 /// [`Upgraded::split`] gives a reading half for one coroutine and a
 /// writing half for others, so a protocol can read and write at once.

@@ -12,7 +12,7 @@ use http::{Method, StatusCode, Version};
 use super::io::{Input, Output, FLUSH_THRESHOLD};
 use super::lifecycle::Lifecycle;
 use super::request::BodyState;
-use super::response::Upgraded;
+use super::transport::Transport;
 use super::{ConnEntry, Handler, Request, Response, Shared};
 use crate::proto::{
     encode_response_head, parse_request_head, BodyDecoder, Framing, Limits, ParseError,
@@ -43,13 +43,13 @@ impl Drop for Registered<'_> {
 /// Serves one connection until it closes. Runs in its own coroutine.
 pub(super) fn run(stream: TcpStream, peer: SocketAddr, shared: &Shared, handler: &dyn Handler) {
     let _ = stream.set_nodelay(true);
-    let stream = Arc::new(stream);
+    let stream = Arc::new(Transport::Tcp(stream));
     let co = fibra_runtime::coroutine::current();
     let life = Arc::new(Lifecycle::new(
         co.clone(),
         shared.config.cancel_on_disconnect,
-        &stream,
     ));
+    life.attach(&stream);
     let entry = co.map(|co| shared.register(co, life.clone()));
     let id = entry.as_ref().map(|e| e.id());
     let _registered = Registered { shared, id };
@@ -335,7 +335,7 @@ impl Conn<'_> {
             // The head is out but the body cannot be completed: closing is
             // the only way to tell the client.
             let _ = resp.out.flush();
-            let _ = resp.out.stream.shutdown(Shutdown::Both);
+            let _ = resp.out.stream.tcp().shutdown(Shutdown::Both);
             return None;
         }
         if life.is_client_gone() {
@@ -402,7 +402,7 @@ impl Conn<'_> {
         if self.out.flush().is_err() {
             return;
         }
-        if self.input.stream.shutdown(Shutdown::Write).is_err() {
+        if self.input.stream.close_write().is_err() {
             return;
         }
         let deadline = Instant::now() + LINGER;
@@ -432,7 +432,7 @@ fn finish_for_departed_client(mut resp: Response) -> Option<Conn<'static>> {
         resp.upgrade = None;
         let _ = resp.finish();
         let _ = resp.out.flush();
-        let _ = resp.out.stream.shutdown(Shutdown::Both);
+        let _ = resp.out.stream.tcp().shutdown(Shutdown::Both);
     });
     None
 }
@@ -449,9 +449,9 @@ fn hand_over(
     drop(out);
     match Arc::try_unwrap(stream) {
         Ok(stream) => {
-            let _ = stream.set_read_timeout(None);
-            let _ = stream.set_write_timeout(None);
-            f(Upgraded { stream, buffered });
+            let _ = stream.tcp().set_read_timeout(None);
+            let _ = stream.tcp().set_write_timeout(None);
+            f(stream.into_upgraded(buffered));
         }
         Err(_) => tracing::error!("fibra-http: upgraded connection still shared"),
     }

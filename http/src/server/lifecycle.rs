@@ -23,11 +23,13 @@ use std::io;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
+#[cfg(doc)]
 use fibra_net::TcpStream;
 use fibra_runtime::chan::{self, Receiver, Sender};
 use fibra_runtime::coroutine::Coroutine;
 
 use super::lock;
+use super::transport::Transport;
 
 /// The client closed or reset the connection.
 const GONE: u8 = 1;
@@ -45,14 +47,15 @@ pub(crate) struct Lifecycle {
     conn: Option<Coroutine>,
     /// `Config::cancel_on_disconnect`.
     auto_cancel: bool,
-    /// The connection's socket (weak: an upgrade takes it over).
-    stream: Weak<TcpStream>,
     flags: AtomicU8,
     inner: Mutex<Inner>,
 }
 
 #[derive(Default)]
 struct Inner {
+    /// The connection's socket, once it is set up (after a TLS handshake);
+    /// weak: an upgrade takes it over.
+    stream: Weak<Transport>,
     /// Created on the first `done()` of a request; closed when any of
     /// `GONE`, `SHUTDOWN` or `ENDED` is set.
     done: Option<(Sender<()>, Receiver<()>)>,
@@ -67,6 +70,7 @@ struct Inner {
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inner")
+            .field("stream", &self.stream.upgrade().is_some())
             .field("done", &self.done)
             .field("watching", &self.watching)
             .field("hook", &self.hook.is_some())
@@ -75,18 +79,19 @@ impl std::fmt::Debug for Inner {
 }
 
 impl Lifecycle {
-    pub(crate) fn new(
-        conn: Option<Coroutine>,
-        auto_cancel: bool,
-        stream: &Arc<TcpStream>,
-    ) -> Lifecycle {
+    pub(crate) fn new(conn: Option<Coroutine>, auto_cancel: bool) -> Lifecycle {
         Lifecycle {
             conn,
             auto_cancel,
-            stream: Arc::downgrade(stream),
             flags: AtomicU8::new(0),
             inner: Mutex::new(Inner::default()),
         }
+    }
+
+    /// Sets the socket to watch, once the connection has one (a TLS
+    /// connection will have it only after its handshake).
+    pub(crate) fn attach(&self, stream: &Arc<Transport>) {
+        lock(&self.inner).stream = Arc::downgrade(stream);
     }
 
     /// Starts a request: clears the previous request's state. The caller
@@ -173,13 +178,13 @@ impl Lifecycle {
         if self.flags.load(Ordering::SeqCst) & (GONE | ENDED) != 0 {
             return;
         }
-        let Some(stream) = self.stream.upgrade() else {
-            return;
-        };
         let mut inner = lock(&self.inner);
         if inner.watching {
             return;
         }
+        let Some(stream) = inner.stream.upgrade() else {
+            return;
+        };
         let hook = inner
             .hook
             .get_or_insert_with(|| {
@@ -191,7 +196,7 @@ impl Lifecycle {
                 })
             })
             .clone();
-        match stream.on_hangup(Some(hook)) {
+        match stream.tcp().on_hangup(Some(hook)) {
             Ok(false) => inner.watching = true,
             Ok(true) => {
                 drop(inner);
@@ -204,11 +209,16 @@ impl Lifecycle {
     /// Stops watching. A hang-up seen from here on is not this request's
     /// (the connection's next read sees it).
     pub(crate) fn stop_watching(&self) {
-        let watching = std::mem::take(&mut lock(&self.inner).watching);
-        if watching {
-            if let Some(stream) = self.stream.upgrade() {
-                let _ = stream.on_hangup(None);
+        let stream = {
+            let mut inner = lock(&self.inner);
+            let watching = std::mem::take(&mut inner.watching);
+            if !watching {
+                return;
             }
+            inner.stream.upgrade()
+        };
+        if let Some(stream) = stream {
+            let _ = stream.tcp().on_hangup(None);
         }
     }
 }

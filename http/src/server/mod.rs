@@ -6,6 +6,7 @@ mod io;
 mod lifecycle;
 mod request;
 mod response;
+mod transport;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,9 +21,10 @@ use fibra_runtime::Unparker;
 
 use lifecycle::Lifecycle;
 
+pub use crate::client::Upgraded;
 pub use handler::{handler_fn, Handler};
 pub use request::{Body, Request};
-pub use response::{BodyWriter, Response, Upgraded};
+pub use response::{BodyWriter, Response};
 
 /// Server limits and timeouts. Start from `Config::default()` and change
 /// fields: `Config { max_connections: 100, ..Config::default() }`.

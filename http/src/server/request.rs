@@ -108,6 +108,7 @@ impl BodyState {
             self.continue_pending = false;
             self.input
                 .stream
+                .tcp()
                 .set_write_timeout(Some(self.read_timeout))?;
             (&*self.input.stream).write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
