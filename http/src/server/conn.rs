@@ -13,7 +13,7 @@ use super::io::{Input, Output, FLUSH_THRESHOLD};
 use super::lifecycle::Lifecycle;
 use super::request::BodyState;
 use super::transport::Transport;
-use super::{ConnEntry, Handler, Request, Response, Shared};
+use super::{ConnEntry, Handler, Request, Response, Shared, TlsSetting};
 use crate::proto::{
     encode_response_head, parse_request_head, BodyDecoder, Framing, Limits, ParseError,
     RequestHead, ResponseFraming,
@@ -40,19 +40,39 @@ impl Drop for Registered<'_> {
     }
 }
 
-/// Serves one connection until it closes. Runs in its own coroutine.
-pub(super) fn run(stream: TcpStream, peer: SocketAddr, shared: &Shared, handler: &dyn Handler) {
+/// Serves one connection until it closes. Runs in its own coroutine, TLS
+/// handshake included.
+pub(super) fn run(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    handler: &dyn Handler,
+    tls: TlsSetting,
+) {
     let _ = stream.set_nodelay(true);
-    let stream = Arc::new(Transport::Tcp(stream));
     let co = fibra_runtime::coroutine::current();
     let life = Arc::new(Lifecycle::new(
         co.clone(),
         shared.config.cancel_on_disconnect,
     ));
-    life.attach(&stream);
     let entry = co.map(|co| shared.register(co, life.clone()));
     let id = entry.as_ref().map(|e| e.id());
     let _registered = Registered { shared, id };
+    #[cfg(feature = "tls")]
+    let transport = match tls {
+        None => Transport::Tcp(stream),
+        Some(tls) => match handshake(stream, peer, &tls, shared, entry.as_deref()) {
+            Some(t) => t,
+            None => return,
+        },
+    };
+    #[cfg(not(feature = "tls"))]
+    let transport = {
+        let () = tls;
+        Transport::Tcp(stream)
+    };
+    let stream = Arc::new(transport);
+    life.attach(&stream);
     let conn = Conn {
         shared,
         entry,
@@ -435,6 +455,53 @@ fn finish_for_departed_client(mut resp: Response) -> Option<Conn<'static>> {
         let _ = resp.out.stream.tcp().shutdown(Shutdown::Both);
     });
     None
+}
+
+/// The TLS handshake, in the connection's coroutine, bounded by
+/// `Config::tls_handshake_timeout`. Meanwhile the connection counts as
+/// idle and new: a graceful shutdown closes it, a new client at
+/// `max_connections` does not. `None`: the connection is done (a failed
+/// handshake costs only a debug line).
+#[cfg(feature = "tls")]
+#[inline(never)]
+fn handshake(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: &super::tls::ServerTls,
+    shared: &Shared,
+    entry: Option<&ConnEntry>,
+) -> Option<Transport> {
+    if let Some(e) = entry {
+        e.set_idle(false, shared);
+        if shared.is_shutting_down() {
+            return None;
+        }
+    }
+    let deadline = Instant::now() + shared.config.tls_handshake_timeout;
+    let result = tls.handshake(tcp, deadline);
+    if entry.is_some_and(|e| !e.set_busy()) {
+        return None;
+    }
+    let session = match result {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(peer = %peer, error = %e, "fibra-http: TLS handshake failed");
+            return None;
+        }
+    };
+    // The protocol agreed through ALPN. Only HTTP/1.1 is offered; with
+    // HTTP/2, `h2` gets its arm here and the connection its own server.
+    match session.state().alpn_protocol() {
+        None | Some(super::tls::ALPN_HTTP1) => Some(Transport::Tls(Box::new(session))),
+        Some(other) => {
+            tracing::debug!(
+                peer = %peer,
+                alpn = %String::from_utf8_lossy(other),
+                "fibra-http: ALPN protocol not served"
+            );
+            None
+        }
+    }
 }
 
 /// Passes the connection to an upgrade callback.

@@ -7,7 +7,8 @@
 //! connection's socket is watched for the client hanging up, with no
 //! coroutine and no read: a hook stored on the socket's registration
 //! ([`TcpStream::on_hangup`]) is called by the reactor when the peer closes
-//! or resets the connection (`EPOLLRDHUP`/`EPOLLHUP`/`EPOLLERR`). Then the
+//! or resets the connection (`EPOLLRDHUP`/`EPOLLHUP`/`EPOLLERR`). Over TLS
+//! the hook sits on the TCP socket under the session, so it works the same. Then the
 //! request's `done` channel is closed and, unless turned off, the
 //! connection's coroutine (running the handler) is canceled. Data that
 //! arrives (the next pipelined request) calls nothing and stays in the
@@ -89,7 +90,7 @@ impl Lifecycle {
     }
 
     /// Sets the socket to watch, once the connection has one (a TLS
-    /// connection will have it only after its handshake).
+    /// connection after its handshake).
     pub(crate) fn attach(&self, stream: &Arc<Transport>) {
         lock(&self.inner).stream = Arc::downgrade(stream);
     }

@@ -289,6 +289,14 @@ impl Request {
         self.remote_addr
     }
 
+    /// The TLS session the request came over (Go's `r.TLS`): the name the
+    /// client asked for (SNI), the ALPN protocol and the client's
+    /// certificates. `None` on plain HTTP.
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> Option<&super::tls::ConnectionState> {
+        self.body.input.stream.tls_state()
+    }
+
     /// Values attached by middleware or the router (such as path
     /// parameters).
     pub fn extensions(&self) -> &Extensions {
