@@ -18,7 +18,9 @@
 //! }
 //! ```
 //!
-//! The pieces: [`Server`] with its [`Config`] and [`ShutdownHandle`];
+//! The pieces: [`Server`] with its [`Config`] and [`ShutdownHandle`],
+//! serving plain HTTP or HTTPS (the `tls` module, feature `tls`: SNI,
+//! client certificates, certificate reload);
 //! [`Handler`], implemented for functions and closures `Fn(&mut Request,
 //! &mut Response) -> Result<(), Error>` (wrap a closure in [`handler_fn`] so
 //! its argument types are inferred); [`Request`] (head as `http` crate types, lazy
@@ -53,6 +55,8 @@ pub use client::{delete, get, head, post, put, Client, ClientBuilder};
 pub use error::Error;
 pub use http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri, Version};
 pub use routing::{Group, Router};
+#[cfg(feature = "tls")]
+pub use server::tls;
 pub use server::{
     handler_fn, Body, BodyWriter, Config, Handler, Request, Response, Server, ShutdownHandle,
     Upgraded,

@@ -143,3 +143,40 @@ fn a_long_poll_waiting_on_the_shutdown_signal_ends_when_it_starts() {
         },
     );
 }
+
+#[test]
+fn a_connection_going_idle_into_a_shutdown_closes_without_lingering() {
+    watchdog(
+        "a_connection_going_idle_into_a_shutdown_closes_without_lingering",
+        LIMIT,
+        || {
+            // The response is complete on the client's side while its
+            // handler still runs; the shutdown starts then. The connection
+            // goes idle into the shutdown and must close at once, as one
+            // the shutdown finds idle does, not linger 500 ms for a client
+            // that keeps it open.
+            let mut s = start(
+                Config::default(),
+                handler_fn(|_req, resp| {
+                    resp.header("content-length", "2")?;
+                    let mut w = resp.writer();
+                    w.write_all(b"hi")?;
+                    w.flush()?;
+                    fibra_runtime::sleep(Duration::from_millis(200));
+                    Ok(())
+                }),
+            );
+            let mut c = connect(s.addr);
+            c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+            let r = util::read_response(&mut c, &mut Vec::new(), false).unwrap();
+            assert_eq!(r.text(), "hi");
+            assert_eq!(r.header("connection"), None, "a keep-alive response");
+            let t = Instant::now();
+            s.shutdown.shutdown(GRACE);
+            s.thread.take().unwrap().join().unwrap().unwrap();
+            let took = t.elapsed();
+            eprintln!("shutdown took {took:?}, 200 ms of them in the handler");
+            assert!(took < Duration::from_millis(450), "{took:?}");
+        },
+    );
+}

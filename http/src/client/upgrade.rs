@@ -1,7 +1,7 @@
-//! A connection after `101 Switching Protocols`: the transport (TCP, Unix
-//! socket or TLS) with the bytes already read past the response head, as
-//! one `Read + Write` object or as a reading and a writing half for two
-//! coroutines.
+//! A connection after `101 Switching Protocols`, on either side: the
+//! transport (TCP, Unix socket or TLS) with the bytes already read past the
+//! head, as one `Read + Write` object or as a reading and a writing half
+//! for two coroutines.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -13,17 +13,28 @@ use fibra_runtime::pool::PooledConn;
 
 use super::conn::{HostManager, Stream};
 
-/// An owned connection that switched protocols, from
-/// [`Response::upgrade`](super::Response::upgrade) (Go's `101` response
-/// body, hyper's `Upgraded`): reads return the bytes the server sent after
-/// the `101` head first, then the socket's. Over TLS the session goes on.
+/// An owned connection that switched protocols (hyper's `Upgraded`): on
+/// the client side from
+/// [`client::Response::upgrade`](super::Response::upgrade) (Go's `101`
+/// response body), on the server side the argument of
+/// [`Response::upgrade`](crate::Response::upgrade)'s callback (Go's
+/// `Hijack`). Reads return the bytes the peer sent after the head first,
+/// then the socket's. Over TLS the session goes on.
 ///
 /// [`Upgraded::split`] gives a reading half for one coroutine and a
 /// writing half for others, so a protocol can read and write at once.
 /// Dropping it closes the connection.
 pub struct Upgraded {
-    stream: Stream,
+    io: Io,
     read_ahead: ReadAhead,
+}
+
+/// The transport: whole (a client connection, a plain server one), or
+/// already split (a server's TLS connection, split after its handshake).
+enum Io {
+    Whole(Stream),
+    #[cfg(feature = "tls")]
+    Halves(ReadInner, WriteInner),
 }
 
 /// Bytes read from the socket before the switch, not yet handed out.
@@ -76,7 +87,7 @@ impl Upgraded {
         let (stream, buf) = conn.detach();
         conn.discard();
         Upgraded {
-            stream,
+            io: Io::Whole(stream),
             read_ahead: ReadAhead { buf, pos: 0 },
         }
     }
@@ -85,7 +96,24 @@ impl Upgraded {
     /// read after the request head.
     pub(crate) fn from_tcp(stream: TcpStream, read_ahead: Vec<u8>) -> Upgraded {
         Upgraded {
-            stream: Stream::Tcp(stream),
+            io: Io::Whole(Stream::Tcp(stream)),
+            read_ahead: ReadAhead {
+                buf: read_ahead,
+                pos: 0,
+            },
+        }
+    }
+
+    /// A server's side of a switched TLS connection: the halves of its
+    /// session and the bytes read after the request head.
+    #[cfg(feature = "tls")]
+    pub(crate) fn from_tls_halves(
+        read: fibra_net::tls::TlsReadHalf,
+        write: fibra_net::tls::TlsWriteHalf,
+        read_ahead: Vec<u8>,
+    ) -> Upgraded {
+        Upgraded {
+            io: Io::Halves(ReadInner::Tls(read), WriteInner::Tls(write)),
             read_ahead: ReadAhead {
                 buf: read_ahead,
                 pos: 0,
@@ -104,12 +132,14 @@ impl Upgraded {
     /// # Errors
     /// The socket's error; `Unsupported` over a Unix socket.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        match &self.stream {
-            Stream::Tcp(s) => s.peer_addr(),
-            Stream::Unix(_) => Err(no_ip_address()),
+        match &self.io {
+            Io::Whole(Stream::Tcp(s)) => s.peer_addr(),
+            Io::Whole(Stream::Unix(_)) => Err(no_ip_address()),
             #[cfg(feature = "tls")]
-            Stream::Tls(s) => s.get_ref().peer_addr(),
-            Stream::Detached => Err(gone()),
+            Io::Whole(Stream::Tls(s)) => s.get_ref().peer_addr(),
+            Io::Whole(Stream::Detached) => Err(gone()),
+            #[cfg(feature = "tls")]
+            Io::Halves(r, _) => r.peer_addr(),
         }
     }
 
@@ -118,7 +148,20 @@ impl Upgraded {
     /// a reader blocked in `read` holds up no writer. Over TLS both share
     /// the session (see [`fibra_net::tls::TlsStream::split`]).
     pub fn split(self) -> (UpgradedReadHalf, UpgradedWriteHalf) {
-        let (read, write) = match self.stream {
+        let stream = match self.io {
+            Io::Whole(s) => s,
+            #[cfg(feature = "tls")]
+            Io::Halves(read, write) => {
+                return (
+                    UpgradedReadHalf {
+                        inner: read,
+                        read_ahead: self.read_ahead,
+                    },
+                    UpgradedWriteHalf { inner: write },
+                )
+            }
+        };
+        let (read, write) = match stream {
             Stream::Tcp(s) => {
                 let s = Arc::new(s);
                 (ReadInner::Tcp(s.clone()), WriteInner::Tcp(s))
@@ -147,31 +190,43 @@ impl Upgraded {
 impl Read for Upgraded {
     /// Reads the bytes read ahead first, then from the connection.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.read_ahead.read(buf) {
-            Some(n) => Ok(n),
-            None => self.stream.read(buf),
+        if let Some(n) = self.read_ahead.read(buf) {
+            return Ok(n);
+        }
+        match &mut self.io {
+            Io::Whole(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Io::Halves(r, _) => r.read(buf),
         }
     }
 }
 
 impl Write for Upgraded {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.write(buf)
+        match &mut self.io {
+            Io::Whole(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Io::Halves(_, w) => (&*w).write(buf),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush()
+        match &mut self.io {
+            Io::Whole(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            Io::Halves(..) => Ok(()),
+        }
     }
 }
 
 impl fmt::Debug for Upgraded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let transport = match &self.stream {
-            Stream::Tcp(_) => "tcp",
-            Stream::Unix(_) => "unix",
+        let transport = match &self.io {
+            Io::Whole(Stream::Tcp(_)) => "tcp",
+            Io::Whole(Stream::Unix(_)) => "unix",
             #[cfg(feature = "tls")]
-            Stream::Tls(_) => "tls",
-            Stream::Detached => "detached",
+            Io::Whole(Stream::Tls(_)) | Io::Halves(..) => "tls",
+            Io::Whole(Stream::Detached) => "detached",
         };
         f.debug_struct("Upgraded")
             .field("transport", &transport)
@@ -221,19 +276,53 @@ fn shutdown_socket(r: io::Result<()>) -> io::Result<()> {
     }
 }
 
-impl UpgradedReadHalf {
-    /// The peer's address (for a proxied connection, the proxy's).
-    ///
-    /// # Errors
-    /// The socket's error; `Unsupported` over a Unix socket.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        match &self.inner {
+impl ReadInner {
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        match self {
             ReadInner::Tcp(s) => s.peer_addr(),
             ReadInner::Unix(_) => Err(no_ip_address()),
             #[cfg(feature = "tls")]
             ReadInner::Tls(s) => s.get_ref().peer_addr(),
             ReadInner::Detached => Err(gone()),
         }
+    }
+}
+
+impl Read for ReadInner {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            ReadInner::Tcp(s) => (&**s).read(buf),
+            ReadInner::Unix(s) => (&**s).read(buf),
+            #[cfg(feature = "tls")]
+            ReadInner::Tls(s) => s.read(buf),
+            ReadInner::Detached => Err(gone()),
+        }
+    }
+}
+
+impl Write for &WriteInner {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            WriteInner::Tcp(s) => (&**s).write(buf),
+            WriteInner::Unix(s) => (&**s).write(buf),
+            #[cfg(feature = "tls")]
+            WriteInner::Tls(s) => (&*s).write(buf),
+            WriteInner::Detached => Err(gone()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl UpgradedReadHalf {
+    /// The peer's address (for a proxied connection, the proxy's).
+    ///
+    /// # Errors
+    /// The socket's error; `Unsupported` over a Unix socket.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
     }
 
     /// Shuts down the socket underneath, as
@@ -260,13 +349,7 @@ impl Read for UpgradedReadHalf {
         if let Some(n) = self.read_ahead.read(buf) {
             return Ok(n);
         }
-        match &mut self.inner {
-            ReadInner::Tcp(s) => (&**s).read(buf),
-            ReadInner::Unix(s) => (&**s).read(buf),
-            #[cfg(feature = "tls")]
-            ReadInner::Tls(s) => s.read(buf),
-            ReadInner::Detached => Err(gone()),
-        }
+        self.inner.read(buf)
     }
 }
 
@@ -302,13 +385,7 @@ impl UpgradedWriteHalf {
 
 impl Write for &UpgradedWriteHalf {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match &self.inner {
-            WriteInner::Tcp(s) => (&**s).write(buf),
-            WriteInner::Unix(s) => (&**s).write(buf),
-            #[cfg(feature = "tls")]
-            WriteInner::Tls(s) => (&*s).write(buf),
-            WriteInner::Detached => Err(gone()),
-        }
+        (&self.inner).write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {

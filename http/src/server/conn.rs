@@ -12,8 +12,8 @@ use http::{Method, StatusCode, Version};
 use super::io::{Input, Output, FLUSH_THRESHOLD};
 use super::lifecycle::Lifecycle;
 use super::request::BodyState;
-use super::response::Upgraded;
-use super::{ConnEntry, Handler, Request, Response, Shared};
+use super::transport::Transport;
+use super::{ConnEntry, Handler, Request, Response, Shared, TlsSetting};
 use crate::proto::{
     encode_response_head, parse_request_head, BodyDecoder, Framing, Limits, ParseError,
     RequestHead, ResponseFraming,
@@ -40,19 +40,39 @@ impl Drop for Registered<'_> {
     }
 }
 
-/// Serves one connection until it closes. Runs in its own coroutine.
-pub(super) fn run(stream: TcpStream, peer: SocketAddr, shared: &Shared, handler: &dyn Handler) {
+/// Serves one connection until it closes. Runs in its own coroutine, TLS
+/// handshake included.
+pub(super) fn run(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    handler: &dyn Handler,
+    tls: TlsSetting,
+) {
     let _ = stream.set_nodelay(true);
-    let stream = Arc::new(stream);
     let co = fibra_runtime::coroutine::current();
     let life = Arc::new(Lifecycle::new(
         co.clone(),
         shared.config.cancel_on_disconnect,
-        &stream,
     ));
     let entry = co.map(|co| shared.register(co, life.clone()));
     let id = entry.as_ref().map(|e| e.id());
     let _registered = Registered { shared, id };
+    #[cfg(feature = "tls")]
+    let transport = match tls {
+        None => Transport::Tcp(stream),
+        Some(tls) => match handshake(stream, peer, &tls, shared, entry.as_deref()) {
+            Some(t) => t,
+            None => return,
+        },
+    };
+    #[cfg(not(feature = "tls"))]
+    let transport = {
+        let () = tls;
+        Transport::Tcp(stream)
+    };
+    let stream = Arc::new(transport);
+    life.attach(&stream);
     let conn = Conn {
         shared,
         entry,
@@ -122,6 +142,12 @@ impl Conn<'_> {
             self.input.release();
             self.out.release();
             if !self.set_idle(true) {
+                // The shutdown started while this connection was busy:
+                // close it as the shutdown closes idle ones, by canceling
+                // it (so `close` does not linger for the client).
+                if let Some(e) = &self.entry {
+                    e.co.cancel();
+                }
                 return None;
             }
             let mut first = [0u8; FIRST_READ];
@@ -329,7 +355,7 @@ impl Conn<'_> {
             // The head is out but the body cannot be completed: closing is
             // the only way to tell the client.
             let _ = resp.out.flush();
-            let _ = resp.out.stream.shutdown(Shutdown::Both);
+            let _ = resp.out.stream.tcp().shutdown(Shutdown::Both);
             return None;
         }
         if life.is_client_gone() {
@@ -396,7 +422,7 @@ impl Conn<'_> {
         if self.out.flush().is_err() {
             return;
         }
-        if self.input.stream.shutdown(Shutdown::Write).is_err() {
+        if self.input.stream.close_write().is_err() {
             return;
         }
         let deadline = Instant::now() + LINGER;
@@ -426,9 +452,56 @@ fn finish_for_departed_client(mut resp: Response) -> Option<Conn<'static>> {
         resp.upgrade = None;
         let _ = resp.finish();
         let _ = resp.out.flush();
-        let _ = resp.out.stream.shutdown(Shutdown::Both);
+        let _ = resp.out.stream.tcp().shutdown(Shutdown::Both);
     });
     None
+}
+
+/// The TLS handshake, in the connection's coroutine, bounded by
+/// `Config::tls_handshake_timeout`. Meanwhile the connection counts as
+/// idle and new: a graceful shutdown closes it, a new client at
+/// `max_connections` does not. `None`: the connection is done (a failed
+/// handshake costs only a debug line).
+#[cfg(feature = "tls")]
+#[inline(never)]
+fn handshake(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: &super::tls::ServerTls,
+    shared: &Shared,
+    entry: Option<&ConnEntry>,
+) -> Option<Transport> {
+    if let Some(e) = entry {
+        e.set_idle(false, shared);
+        if shared.is_shutting_down() {
+            return None;
+        }
+    }
+    let deadline = Instant::now() + shared.config.tls_handshake_timeout;
+    let result = tls.handshake(tcp, deadline);
+    if entry.is_some_and(|e| !e.set_busy()) {
+        return None;
+    }
+    let session = match result {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(peer = %peer, error = %e, "fibra-http: TLS handshake failed");
+            return None;
+        }
+    };
+    // The protocol agreed through ALPN. Only HTTP/1.1 is offered; with
+    // HTTP/2, `h2` gets its arm here and the connection its own server.
+    match session.state().alpn_protocol() {
+        None | Some(super::tls::ALPN_HTTP1) => Some(Transport::Tls(Box::new(session))),
+        Some(other) => {
+            tracing::debug!(
+                peer = %peer,
+                alpn = %String::from_utf8_lossy(other),
+                "fibra-http: ALPN protocol not served"
+            );
+            None
+        }
+    }
 }
 
 /// Passes the connection to an upgrade callback.
@@ -443,9 +516,9 @@ fn hand_over(
     drop(out);
     match Arc::try_unwrap(stream) {
         Ok(stream) => {
-            let _ = stream.set_read_timeout(None);
-            let _ = stream.set_write_timeout(None);
-            f(Upgraded { stream, buffered });
+            let _ = stream.tcp().set_read_timeout(None);
+            let _ = stream.tcp().set_write_timeout(None);
+            f(stream.into_upgraded(buffered));
         }
         Err(_) => tracing::error!("fibra-http: upgraded connection still shared"),
     }

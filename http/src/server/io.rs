@@ -4,7 +4,7 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fibra_net::TcpStream;
+use super::transport::Transport;
 
 /// The smallest read into the connection's buffer.
 const READ_CHUNK: usize = 4 * 1024;
@@ -19,14 +19,14 @@ const READ_CHUNK: usize = 4 * 1024;
 /// did not use (pipelined requests, the start of a body) is kept here.
 #[derive(Debug)]
 pub(crate) struct Input {
-    pub(crate) stream: Arc<TcpStream>,
+    pub(crate) stream: Arc<Transport>,
     buf: Vec<u8>,
     start: usize,
     end: usize,
 }
 
 impl Input {
-    pub(crate) fn new(stream: Arc<TcpStream>) -> Input {
+    pub(crate) fn new(stream: Arc<Transport>) -> Input {
         Input {
             stream,
             buf: Vec::new(),
@@ -68,7 +68,7 @@ impl Input {
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
         debug_assert!(self.pending().is_empty());
-        self.stream.set_read_timeout(timeout)?;
+        self.stream.tcp().set_read_timeout(timeout)?;
         let mut stream = &*self.stream;
         match deadline {
             Some(d) => fibra_runtime::with_deadline(d, || stream.read(into)),
@@ -110,7 +110,7 @@ impl Input {
         if self.end == self.buf.len() {
             self.make_room(READ_CHUNK);
         }
-        self.stream.set_read_timeout(None)?;
+        self.stream.tcp().set_read_timeout(None)?;
         let buf = &mut self.buf[self.end..];
         let mut stream = &*self.stream;
         let n = match deadline {
@@ -136,7 +136,7 @@ impl Input {
 /// pipelined input is pending or when it grows large.
 #[derive(Debug)]
 pub(crate) struct Output {
-    pub(crate) stream: Arc<TcpStream>,
+    pub(crate) stream: Arc<Transport>,
     pub(crate) buf: Vec<u8>,
     pub(crate) write_timeout: Option<Duration>,
     /// Set once a write failed: the connection is done.
@@ -168,7 +168,7 @@ impl Output {
         if self.buf.is_empty() {
             return Ok(());
         }
-        self.stream.set_write_timeout(self.write_timeout)?;
+        self.stream.tcp().set_write_timeout(self.write_timeout)?;
         let r = (&*self.stream).write_all(&self.buf);
         self.buf.clear();
         if r.is_err() {

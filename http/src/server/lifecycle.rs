@@ -7,7 +7,8 @@
 //! connection's socket is watched for the client hanging up, with no
 //! coroutine and no read: a hook stored on the socket's registration
 //! ([`TcpStream::on_hangup`]) is called by the reactor when the peer closes
-//! or resets the connection (`EPOLLRDHUP`/`EPOLLHUP`/`EPOLLERR`). Then the
+//! or resets the connection (`EPOLLRDHUP`/`EPOLLHUP`/`EPOLLERR`). Over TLS
+//! the hook sits on the TCP socket under the session, so it works the same. Then the
 //! request's `done` channel is closed and, unless turned off, the
 //! connection's coroutine (running the handler) is canceled. Data that
 //! arrives (the next pipelined request) calls nothing and stays in the
@@ -23,11 +24,13 @@ use std::io;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
+#[cfg(doc)]
 use fibra_net::TcpStream;
 use fibra_runtime::chan::{self, Receiver, Sender};
 use fibra_runtime::coroutine::Coroutine;
 
 use super::lock;
+use super::transport::Transport;
 
 /// The client closed or reset the connection.
 const GONE: u8 = 1;
@@ -45,14 +48,15 @@ pub(crate) struct Lifecycle {
     conn: Option<Coroutine>,
     /// `Config::cancel_on_disconnect`.
     auto_cancel: bool,
-    /// The connection's socket (weak: an upgrade takes it over).
-    stream: Weak<TcpStream>,
     flags: AtomicU8,
     inner: Mutex<Inner>,
 }
 
 #[derive(Default)]
 struct Inner {
+    /// The connection's socket, once it is set up (after a TLS handshake);
+    /// weak: an upgrade takes it over.
+    stream: Weak<Transport>,
     /// Created on the first `done()` of a request; closed when any of
     /// `GONE`, `SHUTDOWN` or `ENDED` is set.
     done: Option<(Sender<()>, Receiver<()>)>,
@@ -67,6 +71,7 @@ struct Inner {
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inner")
+            .field("stream", &self.stream.upgrade().is_some())
             .field("done", &self.done)
             .field("watching", &self.watching)
             .field("hook", &self.hook.is_some())
@@ -75,18 +80,19 @@ impl std::fmt::Debug for Inner {
 }
 
 impl Lifecycle {
-    pub(crate) fn new(
-        conn: Option<Coroutine>,
-        auto_cancel: bool,
-        stream: &Arc<TcpStream>,
-    ) -> Lifecycle {
+    pub(crate) fn new(conn: Option<Coroutine>, auto_cancel: bool) -> Lifecycle {
         Lifecycle {
             conn,
             auto_cancel,
-            stream: Arc::downgrade(stream),
             flags: AtomicU8::new(0),
             inner: Mutex::new(Inner::default()),
         }
+    }
+
+    /// Sets the socket to watch, once the connection has one (a TLS
+    /// connection after its handshake).
+    pub(crate) fn attach(&self, stream: &Arc<Transport>) {
+        lock(&self.inner).stream = Arc::downgrade(stream);
     }
 
     /// Starts a request: clears the previous request's state. The caller
@@ -173,13 +179,13 @@ impl Lifecycle {
         if self.flags.load(Ordering::SeqCst) & (GONE | ENDED) != 0 {
             return;
         }
-        let Some(stream) = self.stream.upgrade() else {
-            return;
-        };
         let mut inner = lock(&self.inner);
         if inner.watching {
             return;
         }
+        let Some(stream) = inner.stream.upgrade() else {
+            return;
+        };
         let hook = inner
             .hook
             .get_or_insert_with(|| {
@@ -191,7 +197,7 @@ impl Lifecycle {
                 })
             })
             .clone();
-        match stream.on_hangup(Some(hook)) {
+        match stream.tcp().on_hangup(Some(hook)) {
             Ok(false) => inner.watching = true,
             Ok(true) => {
                 drop(inner);
@@ -204,11 +210,16 @@ impl Lifecycle {
     /// Stops watching. A hang-up seen from here on is not this request's
     /// (the connection's next read sees it).
     pub(crate) fn stop_watching(&self) {
-        let watching = std::mem::take(&mut lock(&self.inner).watching);
-        if watching {
-            if let Some(stream) = self.stream.upgrade() {
-                let _ = stream.on_hangup(None);
+        let stream = {
+            let mut inner = lock(&self.inner);
+            let watching = std::mem::take(&mut inner.watching);
+            if !watching {
+                return;
             }
+            inner.stream.upgrade()
+        };
+        if let Some(stream) = stream {
+            let _ = stream.tcp().on_hangup(None);
         }
     }
 }

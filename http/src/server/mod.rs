@@ -6,6 +6,9 @@ mod io;
 mod lifecycle;
 mod request;
 mod response;
+#[cfg(feature = "tls")]
+pub mod tls;
+mod transport;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,9 +23,17 @@ use fibra_runtime::Unparker;
 
 use lifecycle::Lifecycle;
 
+pub use crate::client::Upgraded;
 pub use handler::{handler_fn, Handler};
 pub use request::{Body, Request};
-pub use response::{BodyWriter, Response, Upgraded};
+pub use response::{BodyWriter, Response};
+
+/// A server's TLS acceptor, handed to each connection: `None` for plain
+/// HTTP.
+#[cfg(feature = "tls")]
+type TlsSetting = Option<Arc<tls::ServerTls>>;
+#[cfg(not(feature = "tls"))]
+type TlsSetting = ();
 
 /// Server limits and timeouts. Start from `Config::default()` and change
 /// fields: `Config { max_connections: 100, ..Config::default() }`.
@@ -38,9 +49,13 @@ pub struct Config {
     /// `Request::json` read into memory (default 10 MiB): `413`.
     pub max_body_size: usize,
     /// Time allowed to receive a request head once it started, or from
-    /// accepting the connection to the first request (default 10 s): `408`
-    /// and close.
+    /// accepting the connection (from the end of the TLS handshake, over
+    /// TLS) to the first request (default 10 s): `408` and close.
     pub header_read_timeout: Duration,
+    /// Time allowed for a TLS handshake, from accepting the connection
+    /// (default 10 s, as Go's `ReadHeaderTimeout` bounds its handshake); a
+    /// client slower than that is disconnected. Unused on plain HTTP.
+    pub tls_handshake_timeout: Duration,
     /// How long a keep-alive connection may wait for its next request
     /// (default 60 s).
     pub idle_timeout: Duration,
@@ -83,6 +98,7 @@ impl Default for Config {
             max_uri_len: 8 * 1024,
             max_body_size: 10 * 1024 * 1024,
             header_read_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(30),
             write_timeout: Some(Duration::from_secs(30)),
@@ -95,7 +111,7 @@ impl Default for Config {
     }
 }
 
-/// An HTTP/1.1 server: Go's `http.Server`.
+/// An HTTP/1.1 server, plain or over TLS: Go's `http.Server`.
 ///
 /// ```no_run
 /// use fibra_http::{Error, Request, Response, Server};
@@ -107,10 +123,15 @@ impl Default for Config {
 ///
 /// fibra_runtime::run(|| Server::bind("127.0.0.1:8080")?.serve(hello)).unwrap();
 /// ```
+///
+/// For HTTPS, bind with [`Server::bind_tls`] or add [`Server::tls`]; the
+/// handlers stay the same and learn about the session from
+/// [`Request::tls`].
 #[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
     shared: Arc<Shared>,
+    tls: TlsSetting,
 }
 
 /// Stops a running [`Server`] gracefully; see [`Server::shutdown_handle`].
@@ -273,6 +294,16 @@ impl Server {
         Ok(Server::new(TcpListener::bind(addr)?))
     }
 
+    /// Binds a listener on `addr` serving HTTPS with `tls`, with the
+    /// default [`Config`]: `Server::bind(addr)?.tls(tls)`.
+    ///
+    /// # Errors
+    /// The listener's bind errors.
+    #[cfg(feature = "tls")]
+    pub fn bind_tls<A: ToSocketAddrs>(addr: A, tls: tls::Config) -> std::io::Result<Server> {
+        Ok(Server::bind(addr)?.tls(tls))
+    }
+
     /// A server accepting on `listener`, with the default [`Config`].
     pub fn new(listener: TcpListener) -> Server {
         let (started_tx, started_rx) = chan::bounded(0);
@@ -292,7 +323,28 @@ impl Server {
                 started_rx,
                 epoch: Instant::now(),
             }),
+            tls: TlsSetting::default(),
         }
+    }
+
+    /// Serves HTTPS with `tls`: every connection starts with a TLS
+    /// handshake, in its own coroutine and bounded by
+    /// [`Config::tls_handshake_timeout`]. Keep-alive, pipelining, upgrades
+    /// (`wss://`), client-gone detection, limits and graceful shutdown work
+    /// as on plain HTTP. Replace the settings later with
+    /// [`Server::tls_reloader`].
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: tls::Config) -> Server {
+        self.tls = Some(Arc::new(tls::ServerTls::new(&tls)));
+        self
+    }
+
+    /// A handle that replaces the TLS settings of the running server (a
+    /// renewed certificate): new handshakes use them, open connections keep
+    /// their session. `None` on a plain-HTTP server.
+    #[cfg(feature = "tls")]
+    pub fn tls_reloader(&self) -> Option<tls::Reloader> {
+        self.tls.as_ref().map(|t| t.reloader())
     }
 
     /// Replaces the configuration. Call it before [`Server::shutdown_handle`]
@@ -340,8 +392,10 @@ impl Server {
         let shared = self.shared;
         let handler: Arc<dyn Handler> = Arc::new(handler);
         let listener = self.listener;
+        let tls = self.tls;
         let acc_shared = shared.clone();
-        let acceptor = fibra_runtime::spawn(move || accept_loop(&listener, &acc_shared, &handler));
+        let acceptor =
+            fibra_runtime::spawn(move || accept_loop(&listener, &acc_shared, &handler, &tls));
         *lock(&shared.acceptor) = Some(acceptor.coroutine());
         if shared.is_shutting_down() {
             acceptor.cancel();
@@ -354,7 +408,12 @@ impl Server {
     }
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, handler: &Arc<dyn Handler>) {
+fn accept_loop(
+    listener: &TcpListener,
+    shared: &Arc<Shared>,
+    handler: &Arc<dyn Handler>,
+    tls: &TlsSetting,
+) {
     *lock(&shared.acceptor_unparker) = Some(fibra_runtime::current_unparker());
     loop {
         if shared.is_shutting_down() {
@@ -368,9 +427,10 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, handler: &Arc<dyn H
                 shared.active.fetch_add(1, Ordering::SeqCst);
                 let sh = shared.clone();
                 let h = handler.clone();
+                let tls = tls.clone();
                 let spawned = fibra_runtime::coroutine::Builder::new()
                     .name("fibra-http-conn")
-                    .spawn(move || conn::run(stream, peer, &sh, &*h));
+                    .spawn(move || conn::run(stream, peer, &sh, &*h, tls));
                 if let Err(e) = spawned {
                     tracing::error!(error = %e, "fibra-http: cannot spawn a connection coroutine");
                     shared.connection_closed(None);

@@ -108,6 +108,7 @@ impl BodyState {
             self.continue_pending = false;
             self.input
                 .stream
+                .tcp()
                 .set_write_timeout(Some(self.read_timeout))?;
             (&*self.input.stream).write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
@@ -286,6 +287,14 @@ impl Request {
     /// The client's address.
     pub fn remote_addr(&self) -> SocketAddr {
         self.remote_addr
+    }
+
+    /// The TLS session the request came over (Go's `r.TLS`): the name the
+    /// client asked for (SNI), the ALPN protocol and the client's
+    /// certificates. `None` on plain HTTP.
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> Option<&super::tls::ConnectionState> {
+        self.body.input.stream.tls_state()
     }
 
     /// Values attached by middleware or the router (such as path

@@ -1,14 +1,13 @@
 //! The response a handler fills in.
 
-use std::io::{self, Read, Write};
-use std::sync::Arc;
-
-use fibra_net::TcpStream;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
+use std::io::{self, Write};
+use std::sync::Arc;
 
 use super::io::{Output, FLUSH_THRESHOLD};
 use super::lifecycle::Lifecycle;
+use crate::client::Upgraded;
 use crate::proto::{encode_chunk, encode_last_chunk, encode_response_head, ResponseFraming};
 use crate::Error;
 
@@ -246,8 +245,9 @@ impl Response {
     /// Switches protocols: after the handler returns, the server writes this
     /// response as `101 Switching Protocols` (set the `Upgrade` and
     /// `Connection: upgrade` headers yourself) and calls `f` in the
-    /// connection's coroutine with the raw connection. The HTTP server is
-    /// then done with it.
+    /// connection's coroutine with the connection (plain or TLS), which
+    /// first returns the bytes the client sent after the request. The HTTP
+    /// server is then done with it.
     pub fn upgrade(&mut self, f: impl FnOnce(Upgraded) + Send + 'static) -> &mut Response {
         self.status = StatusCode::SWITCHING_PROTOCOLS;
         self.upgrade = Some(Box::new(f));
@@ -398,50 +398,5 @@ impl Write for BodyWriter<'_> {
     /// The socket's write errors.
     fn flush(&mut self) -> io::Result<()> {
         self.resp.out.flush()
-    }
-}
-
-/// A connection handed over by [`Response::upgrade`]: the stream, and any
-/// bytes the client sent after the request that the server had already
-/// read. Reading from an `Upgraded` returns those bytes first.
-#[derive(Debug)]
-pub struct Upgraded {
-    /// The connection.
-    pub stream: TcpStream,
-    /// Bytes read from the connection after the request, not yet consumed.
-    pub buffered: Vec<u8>,
-}
-
-impl Read for Upgraded {
-    /// Reads the buffered bytes first, then from the stream.
-    ///
-    /// # Errors
-    /// The stream's read errors.
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if !self.buffered.is_empty() {
-            let n = buf.len().min(self.buffered.len());
-            buf[..n].copy_from_slice(&self.buffered[..n]);
-            self.buffered.drain(..n);
-            return Ok(n);
-        }
-        self.stream.read(buf)
-    }
-}
-
-impl Write for Upgraded {
-    /// Writes to the stream.
-    ///
-    /// # Errors
-    /// The stream's write errors.
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.write(buf)
-    }
-
-    /// Flushes the stream.
-    ///
-    /// # Errors
-    /// The stream's errors.
-    fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush()
     }
 }

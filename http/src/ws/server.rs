@@ -8,7 +8,6 @@ use super::conn::{Config, WebSocket};
 use super::deflate::accept_offer;
 use super::frame::Role;
 use super::handshake::{accept_key, base64_decoded_len, has_token};
-use crate::client::Upgraded;
 use crate::{Error, Request, Response};
 
 type OriginCheck = dyn Fn(Option<&str>, &Request) -> bool + Send + Sync;
@@ -144,16 +143,7 @@ impl Upgrade {
         }
         let config = self.config.clone();
         let params = deflate.map(|(p, _)| p);
-        resp.upgrade(move |up| {
-            let _ = up.stream.set_nodelay(true);
-            f(WebSocket::new(
-                Upgraded::from_tcp(up.stream, up.buffered),
-                Role::Server,
-                config,
-                protocol,
-                params,
-            ))
-        });
+        resp.upgrade(move |up| f(WebSocket::new(up, Role::Server, config, protocol, params)));
         Ok(())
     }
 }

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // Each test file uses a different subset.
 
+#[cfg(feature = "tls")]
+pub mod tls;
+
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -27,6 +30,11 @@ pub fn start(config: Config, handler: impl Handler) -> TestServer {
     let server = Server::bind("127.0.0.1:0")
         .expect("bind")
         .with_config(config);
+    serve(server, handler)
+}
+
+/// Runs `server` (configured by the caller) in a thread of its own.
+pub fn serve(server: Server, handler: impl Handler) -> TestServer {
     let addr = server.local_addr().expect("local_addr");
     let shutdown = server.shutdown_handle();
     let thread = std::thread::spawn(move || server.serve(handler));
@@ -66,7 +74,7 @@ impl Resp {
 
 /// Reads one response from `s`, with `buf` holding bytes read earlier.
 /// `head_request` means no body follows the head.
-pub fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>, head_request: bool) -> Option<Resp> {
+pub fn read_response(s: &mut impl Read, buf: &mut Vec<u8>, head_request: bool) -> Option<Resp> {
     let (status, headers, n) = loop {
         let mut hs = [httparse::EMPTY_HEADER; 64];
         let mut r = httparse::Response::new(&mut hs);
@@ -126,7 +134,7 @@ pub fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>, head_request: bool) -
 }
 
 /// Reads more into `buf`; false at end of stream or on error.
-fn fill(s: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+fn fill(s: &mut impl Read, buf: &mut Vec<u8>) -> bool {
     let mut chunk = [0u8; 8192];
     match s.read(&mut chunk) {
         Ok(0) | Err(_) => false,
