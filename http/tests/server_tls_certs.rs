@@ -188,8 +188,9 @@ fn required_client_certificates_refuse_clients_without_one() {
                 );
             }
             assert_eq!(served.load(Ordering::SeqCst), 3);
-            // A second connection from a client that would resume its
-            // session presents (and shows) its certificate again.
+            // Later connections share the client config's session cache, so
+            // they may resume (sending no certificate again); either way the
+            // handler sees the chain.
             let config = client_config(NET_CA, Some((CLIENT_CERT, CLIENT_KEY)));
             for _ in 0..2 {
                 let mut conn = tls_connect_with(s.addr, "localhost", config.clone()).unwrap();

@@ -40,18 +40,13 @@ use std::time::Instant;
 use fibra_net::tls::{TlsAcceptor, TlsReadHalf, TlsWriteHalf};
 use fibra_net::TcpStream;
 use fibra_runtime::sync::Mutex;
-use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::server::{
-    ClientHello, NoServerSessionStorage, ResolvesServerCert, WebPkiClientVerifier,
-};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::danger::ClientCertVerifier;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
-use rustls::{
-    DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
-};
+use rustls::{RootCertStore, ServerConfig};
 
 use crate::client::Upgraded;
 
@@ -206,8 +201,8 @@ impl fmt::Debug for ClientAuth {
 /// or [`Server::tls`](crate::Server::tls), and to [`Reloader::reload`].
 ///
 /// TLS 1.2 and 1.3 (rustls with the ring provider); ALPN offers
-/// `http/1.1`; sessions are resumed, except with client certificates on
-/// (so that every connection's handler sees the certificate).
+/// `http/1.1`; sessions are resumed (a resumed session keeps the client's
+/// certificate chain, so the handler sees it either way).
 #[derive(Clone, Debug)]
 pub struct Config {
     kind: Kind,
@@ -294,10 +289,7 @@ impl Config {
     }
 
     /// A rustls configuration built by hand. Its ALPN list is replaced by
-    /// the protocols the server speaks (`http/1.1`). A client verifier set
-    /// in it checks certificates, but they do not reach
-    /// [`ConnectionState::peer_certificates`]: for that, use
-    /// [`Config::client_auth`] with [`ClientAuth::from_verifier`].
+    /// the protocols the server speaks (`http/1.1`).
     pub fn from_rustls(mut config: ServerConfig) -> Config {
         config.alpn_protocols = alpn_protocols();
         Config {
@@ -319,9 +311,7 @@ impl Config {
             .with_safe_default_protocol_versions()
             .expect("fibra-http: the ring provider supports TLS 1.2 and 1.3");
         let builder = match client_auth {
-            Some(auth) => builder.with_client_cert_verifier(Arc::new(RecordingVerifier {
-                inner: auth.verifier.clone(),
-            })),
+            Some(auth) => builder.with_client_cert_verifier(auth.verifier.clone()),
             None => builder.with_no_client_auth(),
         };
         let mut exact = HashMap::new();
@@ -337,12 +327,6 @@ impl Config {
             wildcard,
             default: default.key.clone(),
         }));
-        if client_auth.is_some() {
-            // A resumed session skips the client's certificate, which the
-            // handler would then not see (see `RecordingVerifier`).
-            config.session_storage = Arc::new(NoServerSessionStorage {});
-            config.send_tls13_tickets = 0;
-        }
         config.alpn_protocols = alpn_protocols();
         Arc::new(config)
     }
@@ -372,79 +356,6 @@ impl ResolvesServerCert for SniResolver {
             }
         }
         Some(self.default.clone())
-    }
-}
-
-fibra_runtime::coroutine_local! {
-    /// The client certificate chain verified during the handshake running
-    /// in this coroutine (a connection's), leaf first.
-    static PEER_CERTIFICATES: Vec<CertificateDer<'static>> = Vec::new();
-}
-
-/// Checks client certificates with the configured verifier and keeps the
-/// chain it accepted for the connection: rustls calls the verifier inside
-/// the handshake, in the connection's coroutine, so a coroutine-local slot
-/// holds it until the handshake returns. (`fibra_net`'s TLS stream does not
-/// hand out the peer's certificates itself.)
-#[derive(Debug)]
-struct RecordingVerifier {
-    inner: Arc<dyn ClientCertVerifier>,
-}
-
-impl ClientCertVerifier for RecordingVerifier {
-    fn offer_client_auth(&self) -> bool {
-        self.inner.offer_client_auth()
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        self.inner.client_auth_mandatory()
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.inner.root_hint_subjects()
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        let verified = self
-            .inner
-            .verify_client_cert(end_entity, intermediates, now)?;
-        let chain = std::iter::once(end_entity)
-            .chain(intermediates)
-            .map(|c| c.clone().into_owned())
-            .collect();
-        PEER_CERTIFICATES.set(chain);
-        Ok(verified)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-
-    fn requires_raw_public_keys(&self) -> bool {
-        self.inner.requires_raw_public_keys()
     }
 }
 
@@ -537,7 +448,8 @@ impl ServerTls {
         let state = ConnectionState {
             server_name: tls.server_name().map(str::to_owned),
             alpn_protocol: tls.alpn_protocol().map(<[u8]>::to_vec),
-            peer_certificates: PEER_CERTIFICATES.take(),
+            // rustls keeps the chain with a resumed session too.
+            peer_certificates: tls.peer_certificates().map_or_else(Vec::new, <[_]>::to_vec),
         };
         let (read, write) = tls.split();
         Ok(TlsTransport {
