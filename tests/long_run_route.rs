@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fibra::http::{handler_fn, Router, Server};
 
@@ -24,13 +24,7 @@ impl Write for Captured {
     }
 }
 
-fn spin(d: Duration) {
-    let start = Instant::now();
-    let mut x = 0u64;
-    while start.elapsed() < d {
-        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
-    }
-}
+use fibra_testkit::spin;
 
 #[test]
 fn a_spinning_handler_is_reported_with_its_route() {

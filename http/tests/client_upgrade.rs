@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use client_util::{fibra_server, proxy, raw_server, read_request};
+use client_util::{fibra_server, proxy, raw_server, read_head, read_request};
 use fibra_http::client::{Proxy, Upgraded};
 use fibra_http::{Client, Config, StatusCode};
 
@@ -20,19 +20,6 @@ const SWITCH: &[u8] =
     b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n";
 /// What the servers send in the same write as the `101` head.
 const EARLY: &[u8] = b"early bytes";
-
-/// Reads a request head byte by byte (nothing past it).
-fn read_head(s: &mut impl Read) -> String {
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match s.read(&mut b) {
-            Ok(1) => head.push(b[0]),
-            _ => break,
-        }
-    }
-    String::from_utf8_lossy(&head).into_owned()
-}
 
 /// A server's side: logs the request head, answers `101` and [`EARLY`] in
 /// one write, then echoes until the client leaves.

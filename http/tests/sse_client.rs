@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use client_util::{fibra_server, proxy};
+use client_util::{fibra_server, proxy, read_head};
 use fibra_http::client::Proxy;
 use fibra_http::sse::{Event, EventSource, EventStreamExt};
 use fibra_http::{Client, Config, StatusCode};
@@ -51,18 +51,6 @@ fn event_source_over_https() {
     const CERT: &[u8] = include_bytes!("../../net/tests/data/localhost.pem");
     const KEY: &[u8] = include_bytes!("../../net/tests/data/localhost.key");
 
-    fn read_head(s: &mut impl Read) -> String {
-        let mut head = Vec::new();
-        let mut b = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            match s.read(&mut b) {
-                Ok(1) => head.push(b[0]),
-                _ => break,
-            }
-        }
-        String::from_utf8_lossy(&head).to_ascii_lowercase()
-    }
-
     // The same stream as `two_events_server`, over TLS, by hand; logs the
     // request heads.
     let acceptor = fibra_net::tls::TlsAcceptor::from_pem(CERT, KEY).unwrap();
@@ -79,7 +67,7 @@ fn event_source_over_https() {
                     return;
                 };
                 loop {
-                    let head = read_head(&mut tls);
+                    let head = read_head(&mut tls).to_ascii_lowercase();
                     if head.is_empty() {
                         return;
                     }

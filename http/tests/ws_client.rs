@@ -8,23 +8,10 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use client_util::proxy;
+use client_util::{proxy, read_head};
 use fibra_http::client::Proxy;
 use fibra_http::ws::{self, CloseCode, Connector, Message};
 use fibra_http::{Client, Server};
-
-/// Reads a request head byte by byte (nothing past it).
-fn read_head(s: &mut impl Read) -> String {
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match s.read(&mut b) {
-            Ok(1) => head.push(b[0]),
-            _ => break,
-        }
-    }
-    String::from_utf8_lossy(&head).into_owned()
-}
 
 /// A fibra server echoing WebSocket messages; shut down on drop.
 struct EchoServer {

@@ -9,13 +9,7 @@ use std::time::{Duration, Instant};
 
 use fibra_runtime::runtime::Builder;
 
-fn spin(d: Duration) {
-    let start = Instant::now();
-    let mut x = 0u64;
-    while start.elapsed() < d {
-        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
-    }
-}
+use fibra_testkit::spin;
 
 #[test]
 fn a_coroutine_that_never_blocks_is_reported_within_its_threshold() {

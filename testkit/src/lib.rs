@@ -97,3 +97,13 @@ mod tests {
         watchdog("panics", Duration::from_secs(5), || panic!("boom"));
     }
 }
+
+/// Keeps the calling thread busy for `d` without a blocking call: a
+/// coroutine that holds its worker, for the long-run monitor's tests.
+pub fn spin(d: Duration) {
+    let start = std::time::Instant::now();
+    let mut x = 0u64;
+    while start.elapsed() < d {
+        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
+    }
+}

@@ -100,6 +100,13 @@ fn unknown_database() {
 
 #[test]
 fn refused_port_is_an_io_error() {
+    // docs/conventions.md: a refused connect is `Io` (nothing was ever
+    // open, so not `Closed`), with the socket error underneath.
     let e = Client::connect_with(&util::config("trust").port(1)).unwrap_err();
-    assert!(e.is_closed(), "{e:?}");
+    assert_eq!(e.kind(), fibra_postgres::ErrorKind::Io, "{e:?}");
+    assert!(!e.is_closed(), "{e:?}");
+    assert_eq!(
+        e.io_error().map(std::io::Error::kind),
+        Some(std::io::ErrorKind::ConnectionRefused)
+    );
 }

@@ -105,9 +105,10 @@ where
     RawServer { addr, accepted }
 }
 
-/// Reads one request head (up to the blank line) and returns it; empty at
-/// end of stream.
-pub fn read_head(s: &mut TcpStream) -> String {
+/// Reads one request head (up to the blank line, byte by byte, so nothing
+/// past it) from any stream, plain or TLS, and returns it; empty at end of
+/// stream.
+pub fn read_head(s: &mut impl Read) -> String {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
