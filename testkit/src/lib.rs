@@ -79,6 +79,16 @@ pub fn assert_kept_limit(took: Duration, limit: Duration, slack: Duration) {
     );
 }
 
+/// Keeps the calling thread busy for `d` without a blocking call: a
+/// coroutine that holds its worker, for the long-run monitor's tests.
+pub fn spin(d: Duration) {
+    let start = std::time::Instant::now();
+    let mut x = 0u64;
+    while start.elapsed() < d {
+        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,15 +105,5 @@ mod tests {
     #[should_panic(expected = "boom")]
     fn a_panic_in_the_test_is_raised_again() {
         watchdog("panics", Duration::from_secs(5), || panic!("boom"));
-    }
-}
-
-/// Keeps the calling thread busy for `d` without a blocking call: a
-/// coroutine that holds its worker, for the long-run monitor's tests.
-pub fn spin(d: Duration) {
-    let start = std::time::Instant::now();
-    let mut x = 0u64;
-    while start.elapsed() < d {
-        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
     }
 }
