@@ -22,7 +22,7 @@ fn main() {
         let get = cmd("GET").arg(KEY);
         for (op, c) in [("set", set), ("get", get)] {
             let conns: Vec<Connection> = (0..a.clients)
-                .map(|_| Connection::open(&url).expect("connect"))
+                .map(|_| Connection::connect(&url).expect("connect"))
                 .collect();
             let per = a.n / a.clients;
             let pipeline = a.pipeline;
