@@ -89,6 +89,19 @@ pub fn spin(d: Duration) {
     }
 }
 
+/// A loopback server that accepts connections (the kernel does, into its
+/// backlog) and never answers: the stalled server of the clients' timeout
+/// tests. Keep the listener alive for the test; its port is the second
+/// value.
+///
+/// # Panics
+/// When no loopback port can be bound.
+pub fn silent_server() -> (std::net::TcpListener, u16) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = l.local_addr().expect("a bound address").port();
+    (l, port)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,6 @@
 //! (memcached has no handshake: against such a server the TCP connect,
 //! and so a pool checkout that opens a connection, succeeds at once.)
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use fibra_memcache::Client;
@@ -31,8 +30,8 @@ fn get_times_out_after(client: &Client, limit: Duration) {
 #[test]
 fn io_timeout_bounds_a_reply() {
     watchdog("io_timeout_bounds_a_reply", || {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap().to_string();
+        let (l, port) = fibra_testkit::silent_server();
+        let addr = format!("127.0.0.1:{port}");
         let client = Client::new([addr.as_str()]).unwrap();
         get_times_out_after(&client, Duration::from_secs(1));
 

@@ -13,14 +13,6 @@ use fibra_postgres::{Client, Config, Manager, Pool, SslMode};
 const SLACK: Duration = Duration::from_millis(300);
 const WATCHDOG: Duration = Duration::from_secs(15);
 
-/// A loopback listener that accepts (the kernel does, into its backlog)
-/// and never answers. Keep it alive for the test.
-fn silent_server() -> (TcpListener, u16) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    (l, port)
-}
-
 /// A server that lets one client in without a password (AuthenticationOk,
 /// ReadyForQuery) and then never answers a query.
 fn mute_after_startup() -> u16 {
@@ -71,7 +63,7 @@ fn times_out_after<T: std::fmt::Debug>(
 #[test]
 fn connect_timeout_bounds_the_startup() {
     watchdog("connect_timeout_bounds_the_startup", || {
-        let (_l, port) = silent_server();
+        let (_l, port) = fibra_testkit::silent_server();
         let limit = Duration::from_millis(300);
         let cfg = config(port).connect_timeout(Some(limit));
         times_out_after(limit, || Client::connect_with(&cfg));
@@ -81,7 +73,7 @@ fn connect_timeout_bounds_the_startup() {
 #[test]
 fn default_connect_timeout_is_five_seconds() {
     watchdog("default_connect_timeout_is_five_seconds", || {
-        let (_l, port) = silent_server();
+        let (_l, port) = fibra_testkit::silent_server();
         times_out_after(Duration::from_secs(5), || {
             Client::connect_with(&config(port))
         });
@@ -101,7 +93,7 @@ fn read_timeout_bounds_a_query() {
 #[test]
 fn pool_checkout_timeout_bounds_opening_a_connection() {
     watchdog("pool_checkout_timeout_bounds_opening_a_connection", || {
-        let (_l, port) = silent_server();
+        let (_l, port) = fibra_testkit::silent_server();
         let limit = Duration::from_millis(400);
         let pool = Pool::builder()
             .max_size(1)

@@ -3,7 +3,6 @@
 //! each end within scheduling slack of their setting, with the defaults
 //! and with settings of our own. Each test runs under a watchdog.
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use fibra_redis::{cmd, Connection, ConnectionInfo, Manager, Pool, Protocol};
@@ -11,14 +10,6 @@ use fibra_redis::{cmd, Connection, ConnectionInfo, Manager, Pool, Protocol};
 /// Scheduling slack allowed past a timeout.
 const SLACK: Duration = Duration::from_millis(300);
 const WATCHDOG: Duration = Duration::from_secs(15);
-
-/// A loopback listener that accepts (the kernel does, into its backlog)
-/// and never answers. Keep it alive for the test.
-fn silent_server() -> (TcpListener, u16) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    (l, port)
-}
 
 /// Runs `test` in a coroutine on its own thread; fails with `name` if it
 /// is still running after `WATCHDOG`.
@@ -43,7 +34,7 @@ fn times_out_after<T: std::fmt::Debug>(
 #[test]
 fn connect_timeout_bounds_the_handshake() {
     watchdog("connect_timeout_bounds_the_handshake", || {
-        let (_l, port) = silent_server();
+        let (_l, port) = fibra_testkit::silent_server();
         let limit = Duration::from_millis(300);
         let info = ConnectionInfo::new("127.0.0.1", port).with_connect_timeout(Some(limit));
         times_out_after(limit, || Connection::connect_with(&info));
@@ -53,7 +44,7 @@ fn connect_timeout_bounds_the_handshake() {
 #[test]
 fn default_connect_gives_up_at_the_read_timeout() {
     watchdog("default_connect_gives_up_at_the_read_timeout", || {
-        let (_l, port) = silent_server();
+        let (_l, port) = fibra_testkit::silent_server();
         // The HELLO reply is a read: the 3 s read timeout ends the wait
         // before the 5 s connect timeout does.
         let info = ConnectionInfo::new("127.0.0.1", port);
@@ -64,7 +55,7 @@ fn default_connect_gives_up_at_the_read_timeout() {
 #[test]
 fn read_timeout_bounds_a_reply() {
     watchdog("read_timeout_bounds_a_reply", || {
-        let (_l, port) = silent_server();
+        let (_l, port) = fibra_testkit::silent_server();
         // RESP2 with no credentials sends no handshake: the connect succeeds.
         let info = ConnectionInfo::new("127.0.0.1", port).with_protocol(Protocol::Resp2);
         let mut conn = Connection::connect_with(&info).unwrap();
@@ -82,7 +73,7 @@ fn read_timeout_bounds_a_reply() {
 #[test]
 fn blocking_commands_stretch_the_read_timeout() {
     watchdog("blocking_commands_stretch_the_read_timeout", || {
-        let (_l, port) = silent_server();
+        let (_l, port) = fibra_testkit::silent_server();
         let read = Duration::from_millis(200);
         let info = ConnectionInfo::new("127.0.0.1", port)
             .with_protocol(Protocol::Resp2)
@@ -99,7 +90,7 @@ fn blocking_commands_stretch_the_read_timeout() {
 #[test]
 fn pool_checkout_timeout_bounds_opening_a_connection() {
     watchdog("pool_checkout_timeout_bounds_opening_a_connection", || {
-        let (_l, port) = silent_server();
+        let (_l, port) = fibra_testkit::silent_server();
         let limit = Duration::from_millis(400);
         let pool = Pool::builder()
             .max_size(1)
