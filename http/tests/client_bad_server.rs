@@ -207,18 +207,25 @@ fn closed_without_response() {
 #[test]
 fn garbage_after_response_on_an_idle_connection() {
     // A 204 followed later by bytes nobody asked for: the idle check drops
-    // the connection.
-    let server = bad_server(|s| {
+    // the connection. The second request waits until the garbage is sent
+    // (a fixed sleep raced it on a loaded machine).
+    let (sent_tx, sent) = std::sync::mpsc::channel();
+    let sent_tx = std::sync::Mutex::new(sent_tx);
+    let server = bad_server(move |s| {
         write(s, b"HTTP/1.1 204 No Content\r\n\r\n");
         std::thread::sleep(Duration::from_millis(30));
         write(s, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil");
+        let _ = sent_tx.lock().unwrap().send(());
         std::thread::sleep(Duration::from_millis(300));
     });
     let client = client();
     let resp = client.get(&server.url("/")).send().unwrap();
     assert_eq!(resp.status(), fibra_http::StatusCode::NO_CONTENT);
     drop(resp);
-    std::thread::sleep(Duration::from_millis(100));
+    sent.recv_timeout(Duration::from_secs(5))
+        .expect("the server sent its garbage");
+    // Loopback delivers a finished write at once; leave a moment anyway.
+    std::thread::sleep(Duration::from_millis(20));
     assert_eq!(
         client.get(&server.url("/")).send().unwrap().text().unwrap(),
         "ok"

@@ -4,7 +4,6 @@
 
 mod client_util;
 
-use std::io::Read;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -138,18 +137,7 @@ fn event_source_through_a_proxy() {
 
 #[test]
 fn the_clients_header_timeout_bounds_connecting() {
-    // Accepts, reads, never answers.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { return };
-            std::thread::spawn(move || {
-                let mut sink = [0u8; 1024];
-                while matches!(conn.read(&mut sink), Ok(n) if n > 0) {}
-            });
-        }
-    });
+    let addr = client_util::silent_server();
     let limit = Duration::from_millis(300);
     let client = Client::builder()
         .no_proxy()

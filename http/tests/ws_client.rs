@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use client_util::{proxy, read_head};
+use client_util::{proxy, read_head, silent_server};
 use fibra_http::client::Proxy;
 use fibra_http::ws::{self, CloseCode, Connector, Message};
 use fibra_http::{Client, Server};
@@ -121,22 +121,6 @@ fn ws_through_a_proxy_uses_a_connect_tunnel() {
         log.lock().unwrap().clone(),
         [format!("CONNECT {addr} HTTP/1.1")]
     );
-}
-
-/// A server that accepts connections, reads, and never answers.
-fn silent_server() -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { return };
-            std::thread::spawn(move || {
-                let mut sink = [0u8; 1024];
-                while matches!(conn.read(&mut sink), Ok(n) if n > 0) {}
-            });
-        }
-    });
-    addr
 }
 
 #[track_caller]

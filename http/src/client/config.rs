@@ -87,7 +87,7 @@ pub(crate) mod tls {
     use fibra_net::tls::rustls::{self, ClientConfig, RootCertStore};
     use fibra_net::tls::{certs_from_pem, TlsConnector};
 
-    use crate::client::error::{Error, Kind, Result};
+    use crate::client::error::{Error, ErrorKind, Result};
 
     /// Where trust comes from, and the client's own certificate.
     #[derive(Clone, Default)]
@@ -117,7 +117,7 @@ pub(crate) mod tls {
     }
 
     fn bad(msg: impl Into<String>) -> Error {
-        Error::new(Kind::Builder, msg)
+        Error::new(ErrorKind::Builder, msg)
     }
 
     /// The system's CA bundle: `SSL_CERT_FILE`, or the first bundle found

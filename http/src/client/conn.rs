@@ -10,7 +10,7 @@ use fibra_net::{TcpStream, UnixStream};
 use fibra_runtime::pool::Manage;
 
 use super::config::Config;
-use super::error::{Error, Kind, Result};
+use super::error::{Error, ErrorKind, Result};
 use super::proxy::Proxy;
 use super::target::{Scheme, Target};
 use crate::proto::parse_response_head;
@@ -204,9 +204,13 @@ impl HostManager {
         let dialer = fibra_net::Dialer::new()
             .timeout(self.config.connect_timeout)
             .keepalive(self.config.tcp_keepalive);
-        dialer
-            .dial((host, port))
-            .map_err(|e| Error::io(Kind::Connect, format!("cannot connect to {host}:{port}"), e))
+        dialer.dial((host, port)).map_err(|e| {
+            Error::io(
+                ErrorKind::Connect,
+                format!("cannot connect to {host}:{port}"),
+                e,
+            )
+        })
     }
 
     /// Sends `CONNECT` through the proxy on `conn` and checks the answer.
@@ -223,7 +227,7 @@ impl HostManager {
             req.push_str("\r\n");
         }
         req.push_str("\r\n");
-        let fail = |e: io::Error| Error::io(Kind::Connect, "proxy tunnel failed", e);
+        let fail = |e: io::Error| Error::io(ErrorKind::Connect, "proxy tunnel failed", e);
         let limit = self.config.max_header_bytes;
         with_optional_timeout(self.config.connect_timeout, || -> Result<()> {
             conn.stream.write_all(req.as_bytes()).map_err(fail)?;
@@ -233,18 +237,23 @@ impl HostManager {
                         conn.consume(n);
                         if !head.status.is_success() {
                             return Err(Error::new(
-                                Kind::Connect,
+                                ErrorKind::Connect,
                                 format!("proxy refused CONNECT: {}", head.status),
                             ));
                         }
                         if !conn.buffered().is_empty() {
-                            return Err(Error::new(Kind::Connect, "proxy sent data after CONNECT"));
+                            return Err(Error::new(
+                                ErrorKind::Connect,
+                                "proxy sent data after CONNECT",
+                            ));
                         }
                         return Ok(());
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        return Err(Error::new(Kind::Connect, "bad proxy response").with_source(e))
+                        return Err(
+                            Error::new(ErrorKind::Connect, "bad proxy response").with_source(e)
+                        )
                     }
                 }
                 if conn.fill(limit + 1).map_err(fail)? == 0 {
@@ -258,14 +267,14 @@ impl HostManager {
     fn handshake(&self, conn: Conn) -> Result<Conn> {
         let tcp = match conn.stream {
             Stream::Tcp(t) => t,
-            _ => return Err(Error::new(Kind::Connect, "TLS needs a TCP connection")),
+            _ => return Err(Error::new(ErrorKind::Connect, "TLS needs a TCP connection")),
         };
         let connector = self.config.tls()?;
         let host = self.key.host.as_str();
         let tls = with_optional_timeout(self.config.tls_timeout, || connector.connect(host, tcp))
             .map_err(|e| {
             Error::io(
-                Kind::Connect,
+                ErrorKind::Connect,
                 format!("TLS handshake with {host} failed"),
                 e,
             )
@@ -276,7 +285,7 @@ impl HostManager {
     #[cfg(not(feature = "tls"))]
     fn handshake(&self, _conn: Conn) -> Result<Conn> {
         Err(Error::new(
-            Kind::Builder,
+            ErrorKind::Builder,
             "https:// needs fibra-http's `tls` feature",
         ))
     }
@@ -292,7 +301,7 @@ impl Manage for HostManager {
                 with_optional_timeout(self.config.connect_timeout, || UnixStream::connect(path))
                     .map_err(|e| {
                         Error::io(
-                            Kind::Connect,
+                            ErrorKind::Connect,
                             format!("cannot connect to {}", path.display()),
                             e,
                         )

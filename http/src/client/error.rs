@@ -5,34 +5,6 @@ use std::io;
 
 use http::{StatusCode, Uri};
 
-/// What went wrong, for [`Error`]'s predicates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// Invalid URL, header or request settings.
-    Builder,
-    /// Could not connect (DNS, TCP, TLS handshake, proxy tunnel).
-    Connect,
-    /// A deadline passed (connect, handshake, pool wait, header, request).
-    Timeout,
-    /// The calling coroutine was canceled.
-    Canceled,
-    /// I/O error while sending the request.
-    Request,
-    /// The server's response was malformed or the connection broke before
-    /// a complete response head.
-    Response,
-    /// The response body was malformed, cut short or over a size cap.
-    Body,
-    /// The response body could not be decoded (gzip/deflate, UTF-8, JSON).
-    Decode,
-    /// Too many redirects, or a redirect that could not be followed.
-    Redirect,
-    /// [`Response::error_for_status`](super::Response::error_for_status),
-    /// or [`Response::upgrade`](super::Response::upgrade) on a response
-    /// that did not switch protocols.
-    Status(StatusCode),
-}
-
 /// What went wrong, from [`Error::kind`]: the stage that failed, or the
 /// event that ended it (a deadline, a cancellation). The `is_*` predicates
 /// ask the same questions one at a time.
@@ -72,22 +44,32 @@ pub struct Error {
 }
 
 struct Inner {
-    kind: Kind,
+    kind: ErrorKind,
+    /// The refused status, for [`ErrorKind::Status`].
+    status: Option<StatusCode>,
     message: String,
     url: Option<Uri>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl Error {
-    pub(crate) fn new(kind: Kind, message: impl Into<String>) -> Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
         Error {
             inner: Box::new(Inner {
                 kind,
+                status: None,
                 message: message.into(),
                 url: None,
                 source: None,
             }),
         }
+    }
+
+    /// An [`ErrorKind::Status`] error for a status the caller refused.
+    pub(crate) fn refused_status(status: StatusCode, message: impl Into<String>) -> Error {
+        let mut e = Error::new(ErrorKind::Status, message);
+        e.inner.status = Some(status);
+        e
     }
 
     pub(crate) fn with_source(
@@ -100,11 +82,11 @@ impl Error {
 
     /// An I/O error in the phase `kind`; a timeout or cancellation becomes
     /// that kind instead.
-    pub(crate) fn io(kind: Kind, message: impl Into<String>, e: io::Error) -> Error {
+    pub(crate) fn io(kind: ErrorKind, message: impl Into<String>, e: io::Error) -> Error {
         let kind = if fibra_runtime::is_canceled(&e) {
-            Kind::Canceled
+            ErrorKind::Canceled
         } else if e.kind() == io::ErrorKind::TimedOut {
-            Kind::Timeout
+            ErrorKind::Timeout
         } else if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<Error>()) {
             // An error of ours that travelled through `io::Read`.
             inner.inner.kind
@@ -123,18 +105,7 @@ impl Error {
 
     /// What kind of error this is (docs/conventions.md).
     pub fn kind(&self) -> ErrorKind {
-        match self.inner.kind {
-            Kind::Builder => ErrorKind::Builder,
-            Kind::Connect => ErrorKind::Connect,
-            Kind::Timeout => ErrorKind::Timeout,
-            Kind::Canceled => ErrorKind::Canceled,
-            Kind::Request => ErrorKind::Request,
-            Kind::Response => ErrorKind::Response,
-            Kind::Body => ErrorKind::Body,
-            Kind::Decode => ErrorKind::Decode,
-            Kind::Redirect => ErrorKind::Redirect,
-            Kind::Status(_) => ErrorKind::Status,
-        }
+        self.inner.kind
     }
 
     /// The first I/O error in the source chain, if any.
@@ -150,59 +121,56 @@ impl Error {
     /// The status code, for an error made by
     /// [`Response::error_for_status`](super::Response::error_for_status).
     pub fn status(&self) -> Option<StatusCode> {
-        match self.inner.kind {
-            Kind::Status(s) => Some(s),
-            _ => None,
-        }
+        self.inner.status
     }
 
     /// Whether a deadline passed: connect, TLS handshake, waiting for a
     /// pooled connection, the response head, or the whole request.
     pub fn is_timeout(&self) -> bool {
-        self.inner.kind == Kind::Timeout
+        self.inner.kind == ErrorKind::Timeout
     }
 
     /// Whether the calling coroutine was canceled.
     pub fn is_canceled(&self) -> bool {
-        self.inner.kind == Kind::Canceled
+        self.inner.kind == ErrorKind::Canceled
     }
 
     /// Whether connecting failed (DNS, TCP, TLS handshake, proxy tunnel).
     pub fn is_connect(&self) -> bool {
-        self.inner.kind == Kind::Connect
+        self.inner.kind == ErrorKind::Connect
     }
 
     /// Whether the request was invalid before anything was sent (bad URL,
     /// header or setting).
     pub fn is_builder(&self) -> bool {
-        self.inner.kind == Kind::Builder
+        self.inner.kind == ErrorKind::Builder
     }
 
     /// Whether sending the request failed.
     pub fn is_request(&self) -> bool {
-        self.inner.kind == Kind::Request
+        self.inner.kind == ErrorKind::Request
     }
 
     /// Whether the response head was malformed, or the connection broke
     /// before it arrived.
     pub fn is_response(&self) -> bool {
-        self.inner.kind == Kind::Response
+        self.inner.kind == ErrorKind::Response
     }
 
     /// Whether the response body was malformed, cut short, longer than
     /// declared, or over a size cap.
     pub fn is_body(&self) -> bool {
-        self.inner.kind == Kind::Body
+        self.inner.kind == ErrorKind::Body
     }
 
     /// Whether decoding the body (gzip/deflate, UTF-8, JSON) failed.
     pub fn is_decode(&self) -> bool {
-        self.inner.kind == Kind::Decode
+        self.inner.kind == ErrorKind::Decode
     }
 
     /// Whether redirects could not be followed (too many, bad `Location`).
     pub fn is_redirect(&self) -> bool {
-        self.inner.kind == Kind::Redirect
+        self.inner.kind == ErrorKind::Redirect
     }
 
     /// Whether this came from
@@ -210,7 +178,7 @@ impl Error {
     /// or from [`Response::upgrade`](super::Response::upgrade) on a response
     /// that did not switch protocols.
     pub fn is_status(&self) -> bool {
-        matches!(self.inner.kind, Kind::Status(_))
+        self.inner.kind == ErrorKind::Status
     }
 
     /// Whether the connection is gone: the peer closed or reset it
@@ -245,7 +213,7 @@ impl Error {
     /// [`Error`] rides inside.
     pub(crate) fn into_io(self) -> io::Error {
         let underlying = match self.inner.kind {
-            Kind::Timeout | Kind::Canceled => None,
+            ErrorKind::Timeout | ErrorKind::Canceled => None,
             _ => self.io_kinds().find(|k| *k != io::ErrorKind::Other),
         };
         match underlying {
@@ -297,9 +265,9 @@ impl From<Error> for io::Error {
     /// cancellation, `InvalidData` otherwise; the [`Error`] rides inside.
     fn from(e: Error) -> io::Error {
         let kind = match e.inner.kind {
-            Kind::Timeout => io::ErrorKind::TimedOut,
-            Kind::Canceled => return fibra_runtime::Canceled.into(),
-            Kind::Connect => io::ErrorKind::ConnectionRefused,
+            ErrorKind::Timeout => io::ErrorKind::TimedOut,
+            ErrorKind::Canceled => return fibra_runtime::Canceled.into(),
+            ErrorKind::Connect => io::ErrorKind::ConnectionRefused,
             _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)
@@ -316,7 +284,7 @@ mod tests {
     #[test]
     fn kinds_and_io_errors_follow_the_conventions() {
         let reset = Error::io(
-            Kind::Body,
+            ErrorKind::Body,
             "reading the response body failed",
             io::ErrorKind::ConnectionReset.into(),
         );
@@ -327,15 +295,15 @@ mod tests {
             Some(io::ErrorKind::ConnectionReset)
         );
 
-        let late = Error::io(Kind::Body, "read", io::ErrorKind::TimedOut.into());
+        let late = Error::io(ErrorKind::Body, "read", io::ErrorKind::TimedOut.into());
         assert_eq!(late.kind(), ErrorKind::Timeout);
         assert!(late.is_timeout() && !late.is_closed());
 
-        let gone = Error::io(Kind::Request, "send", fibra_runtime::Canceled.into());
+        let gone = Error::io(ErrorKind::Request, "send", fibra_runtime::Canceled.into());
         assert_eq!(gone.kind(), ErrorKind::Canceled);
         assert!(gone.is_canceled());
 
-        let refused = Error::new(Kind::Status(StatusCode::IM_A_TEAPOT), "status");
+        let refused = Error::refused_status(StatusCode::IM_A_TEAPOT, "status");
         assert_eq!(refused.kind(), ErrorKind::Status);
         assert_eq!(refused.status(), Some(StatusCode::IM_A_TEAPOT));
         assert!(refused.io_error().is_none());

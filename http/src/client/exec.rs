@@ -10,7 +10,7 @@ use http::{Method, StatusCode};
 
 use super::config::Config;
 use super::conn::{with_optional_deadline, with_optional_timeout, Conn, HostManager, PoolKey};
-use super::error::{Error, Kind, Result};
+use super::error::{Error, ErrorKind, Result};
 use super::proxy::Proxy;
 use super::request::{Body, BodyKind, Request};
 use super::response::{RawBody, Response};
@@ -89,7 +89,7 @@ impl Client {
             };
             if redirects >= max {
                 return Err(Error::new(
-                    Kind::Redirect,
+                    ErrorKind::Redirect,
                     format!("stopped after {max} redirects"),
                 ));
             }
@@ -97,9 +97,9 @@ impl Client {
                 .to_str()
                 .ok()
                 .and_then(|l| resolve(&req.target.uri, l))
-                .ok_or_else(|| Error::new(Kind::Redirect, "invalid Location header"))?;
+                .ok_or_else(|| Error::new(ErrorKind::Redirect, "invalid Location header"))?;
             let mut next = Target::parse(&next).map_err(|e| {
-                Error::new(Kind::Redirect, "cannot follow the redirect").with_source(e)
+                Error::new(ErrorKind::Redirect, "cannot follow the redirect").with_source(e)
             })?;
             if next.scheme == Scheme::Unix && next.unix_path.is_none() {
                 next.unix_path.clone_from(&req.target.unix_path);
@@ -176,7 +176,7 @@ impl Client {
             .or_else(|| cfg.unix_socket.clone());
         if unix.is_none() && req.target.scheme == Scheme::Unix {
             return Err(Error::new(
-                Kind::Builder,
+                ErrorKind::Builder,
                 "an http+unix URL needs a socket path",
             ));
         }
@@ -212,11 +212,12 @@ impl Client {
             };
             let mut conn = pool.get().map_err(|e| match e {
                 PoolError::Connect(e) => e,
-                PoolError::Canceled => Error::new(Kind::Canceled, "canceled"),
-                PoolError::TimedOut => {
-                    Error::new(Kind::Timeout, "timed out waiting for a pooled connection")
-                }
-                _ => Error::new(Kind::Connect, e.to_string()),
+                PoolError::Canceled => Error::new(ErrorKind::Canceled, "canceled"),
+                PoolError::TimedOut => Error::new(
+                    ErrorKind::Timeout,
+                    "timed out waiting for a pooled connection",
+                ),
+                _ => Error::new(ErrorKind::Connect, e.to_string()),
             })?;
             let reused = conn.served > 0;
             let body = std::mem::replace(&mut req.body, Body::empty());
@@ -226,9 +227,8 @@ impl Client {
                         Ok(f) => f,
                         Err(e) => {
                             conn.discard();
-                            return Err(
-                                Error::new(Kind::Response, "bad response framing").with_source(e)
-                            );
+                            return Err(Error::new(ErrorKind::Response, "bad response framing")
+                                .with_source(e));
                         }
                     };
                     let asked_close = req
@@ -392,12 +392,7 @@ fn write_body(conn: &mut Conn, body: Body) -> io::Result<()> {
             loop {
                 let n = match reader.read(&mut buf) {
                     Ok(n) => n,
-                    Err(e)
-                        if e.kind() == io::ErrorKind::Interrupted
-                            && !fibra_runtime::is_canceled(&e) =>
-                    {
-                        continue
-                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e),
                 };
                 out.clear();
@@ -426,7 +421,7 @@ fn read_one_head(cfg: &Config, conn: &mut Conn, fresh: &mut bool) -> Result<Resp
                 Ok(None) => {}
                 Err(e) => {
                     return Err(Failure::fatal(
-                        Error::new(Kind::Response, "invalid response from the server")
+                        Error::new(ErrorKind::Response, "invalid response from the server")
                             .with_source(e),
                     ))
                 }
@@ -437,7 +432,7 @@ fn read_one_head(cfg: &Config, conn: &mut Conn, fresh: &mut bool) -> Result<Resp
                 return Err(Failure {
                     retryable: *fresh,
                     error: Error::io(
-                        Kind::Response,
+                        ErrorKind::Response,
                         "connection closed before a response arrived",
                         io::ErrorKind::UnexpectedEof.into(),
                     ),
@@ -447,7 +442,7 @@ fn read_one_head(cfg: &Config, conn: &mut Conn, fresh: &mut bool) -> Result<Resp
             Err(e) => {
                 return Err(Failure {
                     retryable: *fresh && is_closed_kind(&e),
-                    error: Error::io(Kind::Response, "reading the response head failed", e),
+                    error: Error::io(ErrorKind::Response, "reading the response head failed", e),
                 })
             }
         }
@@ -468,7 +463,7 @@ fn read_final_head(
             }
         }
         Err(Failure::fatal(Error::new(
-            Kind::Response,
+            ErrorKind::Response,
             "too many informational responses",
         )))
     })
@@ -494,7 +489,7 @@ fn round_trip(
     let mut head = encode_head(cfg, req, &body, proxy, expect);
     let send_err = |e: io::Error| Failure {
         retryable: is_closed_kind(&e),
-        error: Error::io(Kind::Request, "sending the request failed", e),
+        error: Error::io(ErrorKind::Request, "sending the request failed", e),
     };
     let mut fresh = true;
     if expect {
@@ -543,7 +538,7 @@ fn early_answer(
     write_error: io::Error,
 ) -> Result<(ResponseHead, bool), Failure> {
     let fatal = Failure::fatal(Error::io(
-        Kind::Request,
+        ErrorKind::Request,
         "sending the request body failed",
         write_error,
     ));

@@ -2,7 +2,7 @@
 
 use http::HeaderValue;
 
-use super::error::{Error, Kind, Result};
+use super::error::{Error, ErrorKind, Result};
 use super::target::{base64, Scheme, Target};
 
 /// An HTTP proxy: requests to `http://` URLs are sent to it in absolute
@@ -54,14 +54,14 @@ impl Proxy {
         let t = Target::parse(&url)?;
         if t.scheme != Scheme::Http {
             return Err(Error::new(
-                Kind::Builder,
+                ErrorKind::Builder,
                 "only http:// proxies are supported",
             ));
         }
         let auth = match &t.userinfo {
             Some(u) => Some(
                 HeaderValue::from_str(&format!("Basic {}", base64(u.as_bytes()))).map_err(|e| {
-                    Error::new(Kind::Builder, "bad proxy credentials").with_source(e)
+                    Error::new(ErrorKind::Builder, "bad proxy credentials").with_source(e)
                 })?,
             ),
             None => None,

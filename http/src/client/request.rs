@@ -8,7 +8,7 @@ use std::time::Duration;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Method;
 
-use super::error::{Error, Kind, Result};
+use super::error::{Error, ErrorKind, Result};
 use super::response::Response;
 use super::target::{base64, Target};
 use super::Client;
@@ -210,7 +210,8 @@ impl RequestBuilder {
         V::Error: Into<http::Error>,
     {
         self.map(|req| {
-            let bad = |e: http::Error| Error::new(Kind::Builder, "invalid header").with_source(e);
+            let bad =
+                |e: http::Error| Error::new(ErrorKind::Builder, "invalid header").with_source(e);
             let name = name.try_into().map_err(|e| bad(e.into()))?;
             let value = value.try_into().map_err(|e| bad(e.into()))?;
             req.headers.append(name, value);
@@ -279,7 +280,7 @@ impl RequestBuilder {
         let bytes = serde_json::to_vec(value);
         self.map(|req| {
             let bytes = bytes
-                .map_err(|e| Error::new(Kind::Builder, "cannot encode JSON").with_source(e))?;
+                .map_err(|e| Error::new(ErrorKind::Builder, "cannot encode JSON").with_source(e))?;
             req.headers.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),

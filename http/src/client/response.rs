@@ -9,7 +9,7 @@ use http::header::{self, HeaderMap};
 use http::{StatusCode, Uri, Version};
 
 use super::conn::{with_optional_deadline, HostManager};
-use super::error::{Error, Kind, Result};
+use super::error::{Error, ErrorKind, Result};
 use super::upgrade::Upgraded;
 use crate::proto::{BodyDecoder, ResponseBodyFraming};
 
@@ -95,7 +95,7 @@ impl RawBody {
         }
         if extra {
             return Err(Error::new(
-                Kind::Body,
+                ErrorKind::Body,
                 "server sent more data than the response framing declared",
             ));
         }
@@ -151,8 +151,8 @@ impl Read for RawBody {
                             (consumed, data.len(), d.is_done())
                         }
                         Err(e) => {
-                            let e =
-                                Error::new(Kind::Body, "malformed response body").with_source(e);
+                            let e = Error::new(ErrorKind::Body, "malformed response body")
+                                .with_source(e);
                             return Err(self.fail(e));
                         }
                     },
@@ -187,7 +187,7 @@ impl Read for RawBody {
                         None => "chunked body without its last chunk".to_owned(),
                     };
                     let e = Error::io(
-                        Kind::Body,
+                        ErrorKind::Body,
                         format!("connection closed before the end of the body ({missing})"),
                         io::ErrorKind::UnexpectedEof.into(),
                     );
@@ -195,7 +195,7 @@ impl Read for RawBody {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    let e = Error::io(Kind::Body, "reading the response body failed", e);
+                    let e = Error::io(ErrorKind::Body, "reading the response body failed", e);
                     return Err(self.fail(e));
                 }
             }
@@ -269,8 +269,10 @@ impl Read for Decoded {
                 match raw.read(&mut rest)? {
                     0 => Ok(0),
                     _ => {
-                        let e =
-                            Error::new(Kind::Decode, "data after the end of the compressed body");
+                        let e = Error::new(
+                            ErrorKind::Decode,
+                            "data after the end of the compressed body",
+                        );
                         Err(raw.fail(e))
                     }
                 }
@@ -278,7 +280,7 @@ impl Read for Decoded {
             Ok(n) => Ok(n),
             Err(e) if e.get_ref().is_some_and(|i| i.is::<Error>()) => Err(e),
             Err(e) => {
-                let e = Error::io(Kind::Decode, "cannot decompress the response body", e);
+                let e = Error::io(ErrorKind::Decode, "cannot decompress the response body", e);
                 Err(self.raw().fail(e))
             }
         }
@@ -388,15 +390,15 @@ impl Response {
     /// `101`: the server refused the switch.
     pub fn upgrade(mut self) -> Result<Upgraded> {
         if self.status != StatusCode::SWITCHING_PROTOCOLS {
-            return Err(Error::new(
-                Kind::Status(self.status),
+            return Err(Error::refused_status(
+                self.status,
                 format!("HTTP status {} instead of a protocol switch", self.status),
             )
             .with_url(&self.url));
         }
         let conn = self.body.raw().take_switched().ok_or_else(|| {
             Error::new(
-                Kind::Response,
+                ErrorKind::Response,
                 "the server switched protocols before the request body was sent",
             )
             .with_url(&self.url)
@@ -444,11 +446,10 @@ impl Response {
     /// An [`Error::is_status`] error carrying the status and URL.
     pub fn error_for_status(self) -> Result<Response> {
         if self.status.is_client_error() || self.status.is_server_error() {
-            Err(Error::new(
-                Kind::Status(self.status),
-                format!("HTTP status {}", self.status),
+            Err(
+                Error::refused_status(self.status, format!("HTTP status {}", self.status))
+                    .with_url(&self.url),
             )
-            .with_url(&self.url))
         } else {
             Ok(self)
         }
@@ -481,9 +482,12 @@ impl Response {
             .read_to_end(&mut out)
             .map_err(|e| from_body_io(e).with_url(&self.url))?;
         if out.len() > max {
-            let _ = self.body.raw().fail(Error::new(Kind::Body, "over the cap"));
+            let _ = self
+                .body
+                .raw()
+                .fail(Error::new(ErrorKind::Body, "over the cap"));
             return Err(Error::new(
-                Kind::Body,
+                ErrorKind::Body,
                 format!("response body is larger than {max} bytes"),
             )
             .with_url(&self.url));
@@ -513,7 +517,7 @@ impl Response {
         let url = self.url.clone();
         let bytes = self.bytes()?;
         serde_json::from_slice(&bytes).map_err(|e| {
-            Error::new(Kind::Decode, "invalid JSON body")
+            Error::new(ErrorKind::Decode, "invalid JSON body")
                 .with_source(e)
                 .with_url(&url)
         })
@@ -534,7 +538,7 @@ pub(crate) fn from_body_io(e: io::Error) -> Error {
         if let Some(Ok(err)) = e.into_inner().map(|i| i.downcast::<Error>()) {
             return *err;
         }
-        return Error::new(Kind::Body, "reading the response body failed");
+        return Error::new(ErrorKind::Body, "reading the response body failed");
     }
-    Error::io(Kind::Body, "reading the response body failed", e)
+    Error::io(ErrorKind::Body, "reading the response body failed", e)
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use http::Uri;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use super::error::{Error, Kind, Result};
+use super::error::{Error, ErrorKind, Result};
 
 /// The transport a URL asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,7 +64,7 @@ impl Target {
             let uri: Uri = format!("http+unix://localhost{path}")
                 .parse()
                 .map_err(|e| {
-                    Error::new(Kind::Builder, format!("invalid URL {url:?}")).with_source(e)
+                    Error::new(ErrorKind::Builder, format!("invalid URL {url:?}")).with_source(e)
                 })?;
             let mut t = Target::from_uri(uri)?;
             if !socket.eq_ignore_ascii_case("localhost") {
@@ -73,14 +73,15 @@ impl Target {
             return Ok(t);
         }
         let uri: Uri = url.parse().map_err(|e| {
-            Error::new(Kind::Builder, format!("invalid URL {url:?}")).with_source(e)
+            Error::new(ErrorKind::Builder, format!("invalid URL {url:?}")).with_source(e)
         })?;
         Target::from_uri(uri)
     }
 
     pub(crate) fn from_uri(uri: Uri) -> Result<Target> {
-        let bad =
-            |why: &str| Error::new(Kind::Builder, format!("invalid URL: {why}")).with_url(&uri);
+        let bad = |why: &str| {
+            Error::new(ErrorKind::Builder, format!("invalid URL: {why}")).with_url(&uri)
+        };
         let scheme = match uri.scheme_str() {
             Some(s) if s.eq_ignore_ascii_case("http") => Scheme::Http,
             Some(s) if s.eq_ignore_ascii_case("https") => Scheme::Https,
@@ -241,7 +242,7 @@ pub(crate) fn append_query(uri: &Uri, pairs: &[(String, String)]) -> Result<Uri>
         form_encode(v, &mut out);
     }
     out.parse()
-        .map_err(|e| Error::new(Kind::Builder, "invalid query").with_source(e))
+        .map_err(|e| Error::new(ErrorKind::Builder, "invalid query").with_source(e))
 }
 
 /// `application/x-www-form-urlencoded` encoding of one name or value.

@@ -646,9 +646,7 @@ impl WebSocket {
             };
             match r {
                 Ok(n) => break n,
-                Err(e)
-                    if e.kind() == io::ErrorKind::Interrupted
-                        && !fibra_runtime::is_canceled(&e) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {} // EINTR; a cancel is not one
                 Err(e)
                     if e.kind() == io::ErrorKind::TimedOut
                         && deadline.is_some_and(|d| Instant::now() >= d) =>

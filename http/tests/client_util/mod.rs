@@ -105,6 +105,23 @@ where
     RawServer { addr, accepted }
 }
 
+/// A server that accepts connections and reads whatever comes, never
+/// answering; each connection lasts until the client leaves.
+pub fn silent_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            std::thread::spawn(move || {
+                let mut sink = [0u8; 1024];
+                while matches!(conn.read(&mut sink), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    addr
+}
+
 /// Reads one request head (up to the blank line, byte by byte, so nothing
 /// past it) from any stream, plain or TLS, and returns it; empty at end of
 /// stream.
